@@ -1,0 +1,34 @@
+# packflow developer commands. `make test` and `make demo` work on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS ?= dev,serve,redis
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+comma := ,
+
+.PHONY: venv test test-fast demo bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+venv: $(STAMP)
+
+## Run the whole test suite.
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+## Run the example project on its sample records: outputs plus per-step metrics.
+demo: $(STAMP)
+	$(PY) examples/demo.py
+
+## Run the benchmarks (installs the released packflow 0.4.1 into .bench/ for comparison).
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .bench build dist .pytest_cache .hypothesis src/*.egg-info

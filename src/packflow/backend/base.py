@@ -1,0 +1,186 @@
+"""``InferenceBackend``: the contract users implement, and its profiled call pipeline."""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from typing import Any, Callable
+
+from packflow.backend.configuration import BackendConfig, load_backend_configuration
+from packflow.backend.metrics import ExecutionMetrics, ExecutionTimes, RollingStats, StepStatistics
+from packflow.backend.preprocessors import Preprocessor, get_preprocessor
+from packflow.backend.validation import InferenceBackendValidator
+from packflow.exceptions import (
+    InferenceBackendInitializationError,
+    InferenceBackendRuntimeError,
+    PackflowError,
+)
+from packflow.logger import get_logger
+
+__all__ = ["InferenceBackend"]
+
+_clock = time.perf_counter
+
+
+class InferenceBackend(ABC):
+    """Subclass this and implement ``execute()``; optionally ``initialize()``, ``ready()``,
+    ``transform_inputs()`` and ``transform_outputs()``.
+
+    Calling the instance runs ``preprocess → transform_inputs → execute → transform_outputs``
+    on a record (dict → dict) or a batch (list of dicts → list of dicts), timing every step.
+    """
+
+    #: The pydantic model validating this backend's configuration; subclass ``BackendConfig`` to extend it.
+    backend_config_model: type[BackendConfig] | BackendConfig = BackendConfig
+    #: Number of recent calls the rolling per-step percentiles cover.
+    statistics_window: int = 1024
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.logger = get_logger(type(self).__name__)
+        try:
+            self.config = load_backend_configuration(self.backend_config_model, **kwargs)
+            self._preprocessor: Preprocessor = get_preprocessor(self.config)
+        except PackflowError as exc:
+            raise InferenceBackendInitializationError(
+                f"Cannot construct {type(self).__name__}: {exc}"
+            ) from exc
+        self._plan = self._compile_plan()
+        self._step_names = tuple(name for name, _ in self._plan)
+        self._stats = RollingStats(self._step_names, window=self.statistics_window)
+        self._last: tuple[int, tuple[float, ...]] | None = None
+        self._local = threading.local()
+        self._verbose = self.config.verbose
+        self._run_initialize()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+    # -- the pipeline ---------------------------------------------------------------------------
+
+    def __call__(self, inputs: dict | list[dict]) -> dict | list[dict]:
+        """Run the pipeline on one record (returns a dict) or a list of records (returns a list)."""
+        if type(inputs) is list or isinstance(inputs, list):
+            records, single = inputs, False
+        elif isinstance(inputs, dict):
+            records, single = [inputs], True
+        else:
+            raise InferenceBackendRuntimeError(
+                f"{type(self).__name__} takes a record (dict) or a list of records, got {type(inputs).__name__}.",
+                step="input",
+            )
+        data: Any = records
+        times = []
+        start = _clock()
+        for name, step in self._plan:
+            try:
+                data = step(data)
+            except Exception as exc:
+                self._stats.record_error(name)
+                raise self._step_error(name, exc) from exc
+            now = _clock()
+            times.append((now - start) * 1000.0)
+            start = now
+        if type(data) is not list:
+            self._stats.record_error("output-contract")
+            raise InferenceBackendRuntimeError(
+                f"{type(self).__name__} returned {type(data).__name__} from its last step; it must return a list "
+                "of records (one dict per input).",
+                step="output-contract",
+            )
+        self._finish(len(records), times)
+        if single:
+            return self._single_output(data)
+        return data
+
+    def _finish(self, batch_size: int, times: list[float]) -> None:
+        last = (batch_size, tuple(times))
+        self._last = last
+        self._local.last = last
+        self._stats.record(times)
+        if self._verbose:
+            self.logger.info("%s", self.get_metrics())
+
+    def _single_output(self, data: list) -> Any:
+        if len(data) != 1:
+            raise InferenceBackendRuntimeError(
+                f"{type(self).__name__} returned {len(data)} records for one input record; return exactly one.",
+                step="output-contract",
+            )
+        return data[0]
+
+    def _compile_plan(self) -> list[tuple[str, Callable[[Any], Any]]]:
+        plan: list[tuple[str, Callable[[Any], Any]]] = [("preprocess", self._preprocessor)]
+        if callable(getattr(self, "transform_inputs", None)):
+            plan.append(("transform_inputs", self.transform_inputs))  # type: ignore[attr-defined]
+        plan.append(("execute", self.execute))
+        if callable(getattr(self, "transform_outputs", None)):
+            plan.append(("transform_outputs", self.transform_outputs))  # type: ignore[attr-defined]
+        return plan
+
+    def _step_error(self, step: str, exc: Exception) -> InferenceBackendRuntimeError:
+        index = getattr(exc, "record_index", None)
+        where = f" on record {index}" if index is not None else ""
+        return InferenceBackendRuntimeError(
+            f"{step}() failed in {type(self).__name__}{where}: {type(exc).__name__}: {exc}",
+            step=step,
+            record_index=index,
+        )
+
+    def _run_initialize(self) -> None:
+        start = _clock()
+        try:
+            self.initialize()
+        except Exception as exc:
+            raise InferenceBackendInitializationError(
+                f"{type(self).__name__}.initialize() failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        elapsed_ms = (_clock() - start) * 1000.0
+        self.logger.info("Initialized %s in %.3f ms", type(self).__name__, elapsed_ms)
+        self.initialize_time_ms = elapsed_ms
+
+    # -- user hooks -----------------------------------------------------------------------------
+
+    def initialize(self) -> None:
+        """Load models and other heavy state; runs once at the end of ``__init__``."""
+        return None
+
+    def ready(self) -> bool:
+        """Whether the backend can serve; drivers' readiness probes ask this (default: True)."""
+        return True
+
+    @abstractmethod
+    def execute(self, inputs: Any) -> Any:
+        """Run the model on the (pre-processed, transformed) batch and return its outputs."""
+
+    # Optional hooks, looked up at construction:
+    #   def transform_inputs(self, inputs: list[dict] | Any) -> Any
+    #   def transform_outputs(self, outputs: Any) -> list[dict]
+
+    # -- checks and metrics ---------------------------------------------------------------------
+
+    def check_io(self, inputs: dict | list[dict]) -> dict | list[dict]:
+        """Run sample inputs and raise ``InferenceBackendValidationError`` listing every contract violation."""
+        return InferenceBackendValidator(self).run(inputs)
+
+    def validate(self, inputs: dict | list[dict]) -> dict | list[dict]:
+        """Alias of :meth:`check_io`."""
+        return self.check_io(inputs)
+
+    def get_metrics(self) -> ExecutionMetrics:
+        """Metrics of the last call made by this thread (or, if it made none, by any thread)."""
+        last = getattr(self._local, "last", None) or self._last
+        if last is None:
+            raise InferenceBackendRuntimeError(
+                f"{type(self).__name__} has not been called yet; call it before asking for metrics.",
+                step="input",
+            )
+        batch_size, times = last
+        return ExecutionMetrics(
+            batch_size=batch_size,
+            execution_times=ExecutionTimes(**dict(zip(self._step_names, (round(t, 5) for t in times)))),
+        )
+
+    def get_statistics(self) -> dict[str, StepStatistics]:
+        """Rolling per-step latency statistics (ms) across calls, plus ``total``; see docs/metrics.md."""
+        return self._stats.snapshot()

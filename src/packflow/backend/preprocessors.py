@@ -1,0 +1,199 @@
+"""The built-in preprocessors, one per ``input_format``; each compiles its config into a plan once."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Callable
+
+from packflow.backend.configuration import BackendConfig, InputFormats
+from packflow.exceptions import PreprocessorInitError, PreprocessorRuntimeError, UnknownPreprocessorError
+from packflow.utils._access import MISSING, RowGetter, compile_row_getter
+from packflow.utils.data import check_delimiter_collisions, flatten_dict, set_nested_field_direct
+
+__all__ = [
+    "NumpyPreprocessor",
+    "PassthroughPreprocessor",
+    "Preprocessor",
+    "RecordsPreprocessor",
+    "get_preprocessor",
+]
+
+
+class Preprocessor(ABC):
+    """Base class: ``resolve()`` compiles the config at construction, ``process()`` runs per batch."""
+
+    def __init__(self, config: BackendConfig) -> None:
+        self.config = config
+        self.resolve()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+    def __call__(self, raw_inputs: list[dict]) -> Any:
+        """Process a batch; any failure becomes ``PreprocessorRuntimeError`` naming record and field."""
+        try:
+            return self.process(raw_inputs)
+        except PreprocessorRuntimeError:
+            raise
+        except Exception as exc:
+            index = getattr(exc, "index", None)
+            where = f" at record {index}" if index is not None else ""
+            raise PreprocessorRuntimeError(
+                f"{type(self).__name__} failed{where}: {type(exc).__name__}: {exc}", record_index=index
+            ) from exc
+
+    @abstractmethod
+    def resolve(self) -> None:
+        """Check the config and compile it into an access plan."""
+
+    @abstractmethod
+    def process(self, raw_inputs: list[dict]) -> Any:
+        """Transform one batch of records."""
+
+
+class PassthroughPreprocessor(Preprocessor):
+    """Returns its input unchanged."""
+
+    def resolve(self) -> None:
+        return None
+
+    def process(self, raw_inputs: list[dict]) -> list[dict]:
+        return raw_inputs
+
+
+class RecordsPreprocessor(Preprocessor):
+    """Rename, select and order fields (nested paths allowed), optionally flattening records.
+
+    Without ``rename_fields``, ``feature_names`` or ``flatten_nested_inputs`` it passes records
+    through untouched. Missing fields and fields whose value is None are left out of the output.
+    """
+
+    def resolve(self) -> None:
+        cfg = self.config
+        self.passthrough = not (cfg.rename_fields or cfg.feature_names or cfg.flatten_nested_inputs)
+        if self.passthrough:
+            return
+        delimiter = cfg.nested_field_delimiter
+        self._flatten = cfg.flatten_nested_inputs
+        self._renames = list(cfg.rename_fields.items())
+        self._features = list(cfg.feature_names)
+        paths = [src for src, _ in self._renames] + self._features
+        mode = "flat" if self._flatten else "direct"
+        self._getter: RowGetter | None = compile_row_getter(paths, delimiter, mode, cfg.flatten_lists) if paths else None
+        uses_paths = any(delimiter in p for p in paths)
+        self._check_collisions = uses_paths and not self._flatten and not cfg.ignore_delimiter_collisions
+        self._build = self._compile_builder(delimiter)
+
+    def _compile_builder(self, delimiter: str) -> Callable[[dict, tuple], dict]:
+        names = [dst for _, dst in self._renames] + self._features
+        nested_out = not self._flatten and any(delimiter in n for n in names)
+        if not self._renames and not nested_out and self._features:
+            features = self._features
+            return lambda record, values: {f: v for f, v in zip(features, values) if v is not None and v is not MISSING}
+        return self._general_builder(delimiter, nested_out)
+
+    def _general_builder(self, delimiter: str, nested_out: bool) -> Callable[[dict, tuple], dict]:
+        n_renames = len(self._renames)
+        renames = [dst for _, dst in self._renames]
+        features = self._features
+        flatten, lists = self._flatten, self.config.flatten_lists
+        present = _present_check(nested_out, delimiter)
+        put = (lambda out, k, v: set_nested_field_direct(out, k, v, delimiter)) if nested_out else dict.__setitem__
+
+        def build(record: dict, values: tuple) -> dict:
+            out: dict = {}
+            for dst, value in zip(renames, values[:n_renames]):
+                if value is not None and value is not MISSING:
+                    put(out, dst, value)
+            for name, value in zip(features, values[n_renames:]):
+                if value is not None and value is not MISSING and not present(out, name):
+                    put(out, name, value)
+            if not features:
+                out.update(flatten_dict(record, delimiter, lists) if flatten else record)
+            return out
+
+        return build
+
+    def process(self, raw_inputs: list[dict]) -> list[dict]:
+        if self.passthrough:
+            return raw_inputs
+        if self._check_collisions:
+            self._raise_on_collisions(raw_inputs)
+        build = self._build
+        if self._getter is None:
+            return [build(record, ()) for record in _checked(raw_inputs)]
+        rows = self._getter.rows(raw_inputs)
+        return [build(record, values) for record, values in zip(raw_inputs, rows)]
+
+    def _raise_on_collisions(self, records: list[dict]) -> None:
+        delimiter = self.config.nested_field_delimiter
+        for index, record in enumerate(_checked(records)):
+            found = check_delimiter_collisions(record, delimiter)
+            if found:
+                raise PreprocessorRuntimeError(
+                    f"Record {index} has keys containing the delimiter {delimiter!r}: {found}, which makes "
+                    "nested paths ambiguous. Rename those keys, choose another nested_field_delimiter, or set "
+                    "ignore_delimiter_collisions=True.",
+                    record_index=index,
+                    field=found[0],
+                )
+
+
+class NumpyPreprocessor(Preprocessor):
+    """Records → 2-D ``numpy`` array, one column per ``feature_names`` entry (nested paths allowed).
+
+    ``feature_names`` name the columns after renaming: with ``rename_fields={"src.ip": "ip"}`` the
+    feature ``ip`` is read from ``src.ip``. Missing values (absent or None) become NaN when every
+    present value is numeric, otherwise the array has dtype object and holds None.
+    """
+
+    def resolve(self) -> None:
+        cfg = self.config
+        if not cfg.feature_names:
+            raise PreprocessorInitError(
+                "input_format='numpy' needs feature_names: list the fields (nested paths allowed, e.g. "
+                "'meta.sensor_id') to turn into array columns, or use input_format='records'."
+            )
+        source_of = {dst: src for src, dst in cfg.rename_fields.items()}
+        self.features = [source_of.get(name, name) for name in cfg.feature_names]
+        self._getter = compile_row_getter(self.features, cfg.nested_field_delimiter, "field")
+
+    def process(self, raw_inputs: list[dict]) -> Any:
+        return self._getter.to_ndarray(raw_inputs)
+
+
+_PREPROCESSORS: dict[InputFormats, type[Preprocessor]] = {
+    InputFormats.PASSTHROUGH: PassthroughPreprocessor,
+    InputFormats.RECORDS: RecordsPreprocessor,
+    InputFormats.NUMPY: NumpyPreprocessor,
+}
+
+
+def get_preprocessor(config: BackendConfig) -> Preprocessor:
+    """Build the preprocessor that ``config.input_format`` selects."""
+    try:
+        cls = _PREPROCESSORS[InputFormats(config.input_format)]
+    except (ValueError, KeyError) as exc:
+        known = ", ".join(f.value for f in InputFormats)
+        raise UnknownPreprocessorError(
+            f"Unknown input_format {config.input_format!r}; expected one of: {known}."
+        ) from exc
+    return cls(config)
+
+
+def _present_check(nested: bool, delimiter: str) -> Callable[[dict, str], bool]:
+    if not nested:
+        return dict.__contains__
+    from packflow.utils.data import get_nested_field_direct
+
+    return lambda out, name: get_nested_field_direct(out, name, delimiter) is not None
+
+
+def _checked(records: list) -> list:
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise PreprocessorRuntimeError(
+                f"Record {index} is a {type(record).__name__}, not a dict; send records as JSON objects.",
+                record_index=index,
+            )
+    return records

@@ -1,0 +1,58 @@
+"""Shared CLI plumbing: logging set-up and turning typed errors into ``Error: …`` and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from typing import Any, Callable, TypeVar
+
+import click
+
+from packflow.constants import EXIT_CANNOT_START, EXIT_FAILURE
+from packflow.exceptions import PackflowError
+from packflow.logger import LOGGER_NAME
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def setup_logging(level: str | int | None = None) -> None:
+    """Send ``packflow`` log records to stderr (only when the CLI runs; never on import)."""
+    logger = logging.getLogger(LOGGER_NAME)
+    if not any(getattr(h, "_packflow_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._packflow_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
+    if level is not None:
+        logger.setLevel(level)
+    elif logger.level == logging.NOTSET:
+        logger.setLevel(logging.WARNING)
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> None:
+    """Print ``Error: message`` to stderr and exit with ``code``."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def start_or_exit(func: F) -> F:
+    """Wrap a command so packflow errors at start-up print cleanly and exit with EXIT_CANNOT_START."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except PackflowError as exc:
+            fail(_one_line_cause(exc), EXIT_CANNOT_START)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _one_line_cause(exc: BaseException) -> str:
+    text = str(exc)
+    cause = exc.__cause__
+    if cause is not None and str(cause) and str(cause) not in text:
+        text = f"{text} (caused by {type(cause).__name__}: {cause})"
+    return text

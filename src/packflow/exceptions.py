@@ -1,0 +1,82 @@
+"""The packflow exception tree: every error packflow raises derives from ``PackflowError``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ArchiveError",
+    "ConfigurationError",
+    "InferenceBackendInitializationError",
+    "InferenceBackendLoadError",
+    "InferenceBackendRuntimeError",
+    "InferenceBackendValidationError",
+    "PackflowError",
+    "PreprocessorInitError",
+    "PreprocessorRuntimeError",
+    "ProjectError",
+    "UnknownPreprocessorError",
+]
+
+
+class PackflowError(Exception):
+    """Base class of every exception packflow raises."""
+
+
+class ConfigurationError(PackflowError, ValueError):
+    """A backend configuration (keyword arguments or override file) is invalid."""
+
+
+class InferenceBackendInitializationError(PackflowError):
+    """``initialize()`` (or config/preprocessor set-up) failed while constructing a backend."""
+
+
+class InferenceBackendRuntimeError(PackflowError):
+    """A call to a backend failed; ``step`` names the pipeline step that raised.
+
+    ``step`` is one of ``input``, ``preprocess``, ``transform_inputs``, ``execute``,
+    ``transform_outputs`` or ``output-contract``. ``record_index`` is set when the failing
+    record is known (preprocessors report it).
+    """
+
+    def __init__(self, message: str, *, step: str = "execute", record_index: int | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.record_index = record_index
+
+
+class InferenceBackendValidationError(PackflowError):
+    """``check_io()`` found contract violations; ``problems`` lists each one."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[str] = list(problems or [message])
+
+
+class InferenceBackendLoadError(PackflowError, ImportError):
+    """A backend could not be imported, found, or instantiated by a loader."""
+
+
+class UnknownPreprocessorError(PackflowError, ValueError):
+    """``input_format`` names no known preprocessor."""
+
+
+class PreprocessorInitError(PackflowError, ValueError):
+    """A preprocessor's configuration cannot work (e.g. ``numpy`` without ``feature_names``)."""
+
+
+class PreprocessorRuntimeError(PackflowError):
+    """A preprocessor failed on a record; ``record_index`` and ``field`` say where."""
+
+    def __init__(self, message: str, *, record_index: int | None = None, field: Any = None) -> None:
+        super().__init__(message)
+        self.record_index = record_index
+        self.field = field
+
+
+class ProjectError(PackflowError):
+    """A packflow project (``packflow.yaml``, files on disk) is missing or invalid."""
+
+
+class ArchiveError(PackflowError):
+    """An exported archive is unsafe, tampered with, or cannot be read."""

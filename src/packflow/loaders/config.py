@@ -1,0 +1,146 @@
+"""``PackflowConfig``: the schema of a project's ``packflow.yaml``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from packflow.constants import PACKAGING_CONFIG_NAME, REQUIREMENTS_TEXT_NAME
+from packflow.exceptions import ProjectError
+from packflow.logger import get_logger
+
+__all__ = [
+    "METADATA_KEYS",
+    "NAME_PATTERN",
+    "RUNTIME_CONFIG_KEYS",
+    "PackflowConfig",
+    "apply_env_vars",
+    "get_python_version",
+    "normalize_archive_name",
+]
+
+METADATA_KEYS = ["name", "version", "description", "maintainers"]
+RUNTIME_CONFIG_KEYS = ["inference_backend", "loader", "python_version"]
+SECTION_KEYS = ["env", "backend_config", "extra"]
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
+
+NameStr = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+BackendTarget = Annotated[str, StringConstraints(pattern=r"^[^:\s]+:[^:\s]+$")]
+
+
+def get_python_version() -> str:
+    """The running interpreter's ``major.minor.micro``."""
+    return "{}.{}.{}".format(*sys.version_info[:3])
+
+
+def normalize_archive_name(name: str) -> str:
+    """Project name as used in archive file names: ``-`` becomes ``_`` (PEP 625 style)."""
+    return name.replace("-", "_")
+
+
+class PackflowConfig(BaseModel):
+    """The contents of ``packflow.yaml``; unknown top-level keys are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: NameStr
+    version: str = "0.1.0"
+    description: str = ""
+    maintainers: list[str] = []
+
+    inference_backend: BackendTarget = "inference:Backend"
+    loader: Literal["local", "module"] = "local"
+    python_version: str = get_python_version()
+
+    env: dict[str, str] = {}
+    backend_config: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+
+    @classmethod
+    def from_project_path(cls, base_dir: str | Path) -> PackflowConfig:
+        """Read and validate ``packflow.yaml`` in ``base_dir``."""
+        path = Path(base_dir).resolve() / PACKAGING_CONFIG_NAME
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ProjectError(
+                f"Not a packflow project: no {PACKAGING_CONFIG_NAME} in {path.parent}. "
+                "Run 'packflow create NAME' to start one."
+            ) from exc
+        except yaml.YAMLError as exc:
+            raise ProjectError(f"{path} is not valid YAML: {exc}") from exc
+        if not isinstance(raw, dict):
+            raise ProjectError(f"{path} must be a YAML mapping of keys such as name, version, inference_backend.")
+        return cls.from_dict(raw, source=str(path))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any], source: str = PACKAGING_CONFIG_NAME) -> PackflowConfig:
+        """Validate a mapping, raising ``ProjectError`` that names each bad or unknown key."""
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                key = ".".join(str(p) for p in err["loc"]) or "<root>"
+                if err["type"] == "extra_forbidden":
+                    allowed = ", ".join(METADATA_KEYS + RUNTIME_CONFIG_KEYS + SECTION_KEYS)
+                    problems.append(f"unknown key {key!r} (allowed: {allowed})")
+                elif err["type"] == "string_pattern_mismatch" and key == "name":
+                    problems.append(
+                        f"name {err['input']!r} must start with a letter, then letters, digits, '-' or '_'"
+                    )
+                elif err["type"] == "string_pattern_mismatch" and key == "inference_backend":
+                    problems.append(f"inference_backend {err['input']!r} must look like 'module:ClassName'")
+                else:
+                    problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+            raise ProjectError(f"Invalid {source}: " + "; ".join(problems)) from exc
+
+    def archive_file_name(self, base_dir: str | Path) -> Path:
+        """``<base_dir>/<name with - as _>-<version>.zip``."""
+        return Path(base_dir).resolve() / f"{normalize_archive_name(self.name)}-{self.version}.zip"
+
+    def to_yaml(self) -> str:
+        """The YAML text, with METADATA and RUNTIME headers, keys in a stable order."""
+        data = self.model_dump()
+        chunks = ["# === METADATA ===\n", _dump({k: data[k] for k in METADATA_KEYS})]
+        chunks += ["\n# === RUNTIME ===\n", _dump({k: data[k] for k in RUNTIME_CONFIG_KEYS})]
+        headers = {"env": "ENVIRONMENT", "backend_config": "BACKEND CONFIG", "extra": "CUSTOM"}
+        for key in SECTION_KEYS:
+            if data.get(key):
+                chunks += [f"\n# === {headers[key]} ===\n", _dump({key: data[key]})]
+        return "".join(chunks)
+
+    def write_yaml(self, base_dir: str | Path) -> Path:
+        """Write ``packflow.yaml`` into ``base_dir`` and return its path."""
+        path = Path(base_dir).resolve() / PACKAGING_CONFIG_NAME
+        path.write_text(self.to_yaml(), encoding="utf-8")
+        return path
+
+    def write_requirements(self, base_dir: str | Path) -> Path:
+        """Write a ``requirements.txt`` whose first line pins the installed packflow."""
+        from packflow._version import __version__
+
+        path = Path(base_dir).resolve() / REQUIREMENTS_TEXT_NAME
+        path.write_text(f"packflow=={__version__}\n", encoding="utf-8")
+        return path
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def apply_env_vars(config: PackflowConfig) -> None:
+    """Set the ``env`` section's variables, warning when one replaces a different existing value."""
+    logger = get_logger()
+    for key, value in config.env.items():
+        existing = os.environ.get(key)
+        if existing is not None and existing != value:
+            logger.warning(
+                "packflow.yaml env overwrites %s (was %r, now %r)", key, existing, value
+            )
+        os.environ[key] = value

@@ -1,0 +1,200 @@
+"""Compiled field-access plans: nested lookups turned into one generated function per plan.
+
+A plan is compiled once (at preprocessor construction); the per-batch path runs a generated
+``lambda r: (r['a']['b'], r['c'], ...)`` over all records and falls back, per record, to the exact
+reference lookup only when a record is missing a field or has an unusual shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+__all__ = ["MISSING", "RowGetter", "compile_row_getter", "lookup_flat", "lookup_nested"]
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
+class _NotLeaf(LookupError):
+    """Raised by generated code when a path ends on a container that flattening would expand."""
+
+
+def _not_leaf() -> Any:
+    raise _NotLeaf()
+
+
+def _index(container: Any, key: str, position: int) -> Any:
+    return container[position] if type(container) is list else container[key]
+
+
+def _as_index(part: str) -> int | None:
+    """The list position a flattened key part stands for ("0", "12"), or None."""
+    if part.isascii() and part.isdigit() and (part == "0" or part[0] != "0"):
+        return int(part)
+    return None
+
+
+def _walk(obj: Any, parts: Sequence[str], lists: bool) -> Any:
+    current = obj
+    for part in parts:
+        if isinstance(current, dict):
+            if part not in current:
+                return MISSING
+            current = current[part]
+        elif lists and isinstance(current, list) and (pos := _as_index(part)) is not None and pos < len(current):
+            current = current[pos]
+        else:
+            return MISSING
+    return current
+
+
+def _is_leaf(value: Any, lists: bool) -> bool:
+    if isinstance(value, dict):
+        return not value
+    if lists and isinstance(value, list):
+        return not value
+    return True
+
+
+def lookup_nested(obj: dict, field: str, delimiter: str) -> Any:
+    """Literal key ``field`` if present, else walk the dict path; MISSING when absent."""
+    if field in obj:
+        return obj[field]
+    if delimiter not in field:
+        return MISSING
+    return _walk(obj, field.split(delimiter), False)
+
+
+def lookup_flat(obj: dict, field: str, delimiter: str, lists: bool) -> Any:
+    """The value ``flatten_dict(obj, delimiter, lists).get(field)`` would give, usually without flattening."""
+    value = obj[field] if field in obj else _walk(obj, field.split(delimiter), lists)
+    if value is not MISSING and _is_leaf(value, lists):
+        return value
+    from packflow.utils.data import flatten_dict
+
+    return flatten_dict(obj, delimiter, lists).get(field, MISSING)
+
+
+def _exact_lookup(mode: str, delimiter: str, lists: bool) -> Callable[[dict, str], Any]:
+    if mode == "direct":
+        return lambda obj, field: lookup_nested(obj, field, delimiter)
+    if mode == "flat":
+        return lambda obj, field: lookup_flat(obj, field, delimiter, lists)
+
+    def field_lookup(obj: dict, field: str) -> Any:  # mode == "field": get_nested_field semantics
+        return obj[field] if field in obj else lookup_flat(obj, field, delimiter, False)
+
+    return field_lookup
+
+
+def _expression(path: str, delimiter: str, mode: str, lists: bool) -> str:
+    literal = f"r[{path!r}]"
+    if delimiter in path:
+        walk = "r"
+        for part in path.split(delimiter):
+            position = _as_index(part) if lists else None
+            if position is not None:
+                walk = f"_index({walk}, {part!r}, {position})"
+            else:
+                walk = f"{walk}[{part!r}]"
+        expr = f"({literal} if {path!r} in r else {walk})"
+    else:
+        expr = literal
+    check_literal_too = mode == "flat"
+    if delimiter in path or check_literal_too:
+        if mode == "direct":
+            return expr
+        kinds = "(dict, list)" if lists and mode == "flat" else "(dict,)"
+        return f"(_v if (type(_v := {expr}) not in {kinds} or not _v) else _not_leaf())"
+    return expr
+
+
+class RowGetter:
+    """Extracts a fixed tuple of fields from each record; MISSING marks an absent field."""
+
+    def __init__(self, paths: list[str], delimiter: str, mode: str, lists: bool) -> None:
+        self.paths = paths
+        body = ", ".join(_expression(p, delimiter, mode, lists) for p in paths)
+        source = f"lambda r: ({body}{',' if len(paths) == 1 else ''})"
+        namespace = {"_index": _index, "_not_leaf": _not_leaf}
+        self.fast: Callable[[dict], tuple] = eval(source, namespace)  # noqa: S307 - source built from repr()s
+        self.source = source
+        exact = _exact_lookup(mode, delimiter, lists)
+        self.exact: Callable[[dict], tuple] = lambda r: tuple(exact(r, p) for p in paths)
+
+    def rows(self, records: list) -> list[tuple]:
+        """One tuple per record, in order; raises TypeError naming the index of a non-dict record."""
+        return self._rows(records)[0]
+
+    def _rows(self, records: list) -> tuple[list[tuple], bool]:
+        fast = self.fast
+        try:
+            return [fast(r) for r in records], False
+        except (LookupError, TypeError):
+            return self._careful_rows(records), True
+
+    def _careful_rows(self, records: list) -> list[tuple]:
+        fast, exact = self.fast, self.exact
+        out = []
+        for index, record in enumerate(records):
+            if type(record) is not dict and not isinstance(record, dict):
+                raise _RecordTypeError(index, record)
+            try:
+                out.append(fast(record))
+            except (LookupError, TypeError):
+                out.append(exact(record))
+        return out
+
+    def to_ndarray(self, records: list, dtype: Any = None) -> Any:
+        """Rows as a 2-D numpy array; missing fields become NaN (numeric data) or None (object)."""
+        import numpy as np
+
+        rows, careful = self._rows(records)
+        if not rows:
+            return np.empty((0, len(self.paths)), dtype=dtype or float)
+        if not careful:
+            try:
+                array = np.array(rows, dtype=dtype)
+            except (TypeError, ValueError):
+                if dtype is None:
+                    raise
+            else:
+                if array.dtype != object:
+                    return array
+        return _array_with_missing(np, rows, dtype)
+
+
+def _array_with_missing(np: Any, rows: list[tuple], dtype: Any) -> Any:
+    cleaned = [[None if v is MISSING else v for v in row] for row in rows]
+    numeric = all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for row in cleaned for v in row)
+    if numeric:
+        return np.array([[np.nan if v is None else v for v in row] for row in cleaned], dtype=dtype or float)
+    return np.array(cleaned, dtype=dtype or object)
+
+
+class _RecordTypeError(TypeError):
+    def __init__(self, index: int, record: Any) -> None:
+        super().__init__(f"record {index} is a {type(record).__name__}, not a dict")
+        self.index = index
+
+
+def compile_row_getter(paths: list[str], delimiter: str, mode: str, lists: bool = False) -> RowGetter:
+    """Compile ``paths`` into a :class:`RowGetter`.
+
+    ``mode`` picks the lookup semantics: ``direct`` (literal key, else walk dicts; any value),
+    ``flat`` (the value in the flattened record, leaves only) or ``field`` (literal key as is,
+    else the flattened value without list enumeration).
+    """
+    if mode not in ("direct", "flat", "field"):
+        raise ValueError(f"unknown access mode {mode!r}")
+    return RowGetter(paths, delimiter, mode, lists)

@@ -1,0 +1,46 @@
+"""``ensure_native_types`` and ``ensure_valid_output``."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from packflow.utils.normalize.handlers import convert_foreign
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def ensure_native_types(obj: Any) -> Any:
+    """Recursively convert ``obj`` to JSON-native types (dict, list, str, int, float, bool, None).
+
+    numpy, pandas, torch and PIL values are converted when those libraries are in use; any other
+    unknown type raises ``TypeError`` naming it.
+    """
+    if isinstance(obj, _SCALARS):
+        return obj
+    if isinstance(obj, dict):
+        return {k: ensure_native_types(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [ensure_native_types(v) for v in obj]
+    recognised, converted = convert_foreign(obj)
+    if recognised:
+        return ensure_native_types(converted)
+    raise TypeError(
+        f"Cannot convert a value of type {type(obj).__module__}.{type(obj).__qualname__} to a JSON-native "
+        "type; return dict, list, str, int, float, bool or None from your backend."
+    )
+
+
+def ensure_valid_output(output: Iterable[Any], parent_key: str = "output") -> list[dict[str, Any]]:
+    """Records from model output: each item made native, non-dicts wrapped as ``{parent_key: value}``.
+
+    A one-element list is unwrapped first (``[0.3]`` becomes ``{"output": 0.3}``).
+    """
+    records = []
+    for item in output:
+        value = ensure_native_types(item)
+        if not isinstance(value, dict):
+            if isinstance(value, list) and len(value) == 1:
+                value = value[0]
+            value = {parent_key: value}
+        records.append(value)
+    return records
