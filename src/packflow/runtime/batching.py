@@ -1,0 +1,68 @@
+"""Cutting an iterable into micro-batches by size and, for blocking inputs, by time."""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+from typing import Any, Iterable, Iterator
+
+__all__ = ["iter_batches"]
+
+_END = object()
+
+
+def iter_batches(items: Iterable[Any], size: int, max_wait_ms: float | None = None) -> Iterator[list]:
+    """Yield lists of at most ``size`` items.
+
+    Lists, tuples and other sized containers are sliced directly. Other iterables are read on a
+    background thread when ``max_wait_ms`` is given, so a partial batch is yielded once it has
+    waited that long (useful for pipes that deliver records slowly).
+    """
+    if isinstance(items, (list, tuple)):
+        for start in range(0, len(items), size):
+            yield list(items[start : start + size])
+        return
+    if not max_wait_ms:
+        iterator = iter(items)
+        while batch := list(itertools.islice(iterator, size)):
+            yield batch
+        return
+    yield from _timed_batches(iter(items), size, max_wait_ms / 1000.0)
+
+
+def _timed_batches(iterator: Iterator[Any], size: int, wait_s: float) -> Iterator[list]:
+    inbox: queue.Queue = queue.Queue(maxsize=size * 4)
+    failure: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for item in iterator:
+                inbox.put(item)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            failure.append(exc)
+        finally:
+            inbox.put(_END)
+
+    threading.Thread(target=read, name="packflow-batch-reader", daemon=True).start()
+    done = False
+    while not done:
+        first = inbox.get()
+        if first is _END:
+            break
+        batch = [first]
+        deadline = time.monotonic() + wait_s
+        while len(batch) < size:
+            remaining = deadline - time.monotonic()
+            try:
+                item = inbox.get(timeout=remaining) if remaining > 0 else inbox.get_nowait()
+            except queue.Empty:
+                break
+            if item is _END:
+                done = True
+                break
+            batch.append(item)
+        yield batch
+    if failure:
+        raise failure[0]

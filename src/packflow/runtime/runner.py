@@ -1,0 +1,136 @@
+"""``Runner``: the one runtime every driver uses — micro-batching, isolation, counters."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, Literal
+
+from packflow.backend.base import InferenceBackend
+from packflow.runtime.batching import iter_batches
+from packflow.runtime.deadletter import DeadLetter
+from packflow.runtime.isolation import call_isolated, call_or_fail
+from packflow.runtime.stats import RunnerCounters, RunnerSnapshot
+
+__all__ = ["Runner"]
+
+OnError = Literal["isolate", "fail"]
+
+
+class Runner:
+    """Drive an ``InferenceBackend`` with micro-batches and per-record error isolation.
+
+    Every input produces exactly one result, in input order: the output record (a dict) or a
+    :class:`DeadLetter`. ``on_error="isolate"`` (default) bisects failing batches so only the bad
+    records are dead-lettered; ``on_error="fail"`` raises :class:`BatchFailedError` instead.
+
+    Synchronous use: :meth:`process_batch` and :meth:`map`. Asyncio use: :meth:`submit` and
+    :meth:`submit_many` (see :mod:`packflow.runtime.aio`), which run the backend on a worker
+    thread, off the event loop.
+    """
+
+    def __init__(
+        self,
+        backend: InferenceBackend,
+        *,
+        max_batch_size: int = 64,
+        max_wait_ms: float = 5.0,
+        on_error: OnError = "isolate",
+    ) -> None:
+        if max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size!r}")
+        if max_wait_ms < 0:
+            raise ValueError(f"max_wait_ms must be >= 0, got {max_wait_ms!r}")
+        if on_error not in ("isolate", "fail"):
+            raise ValueError(f"on_error must be 'isolate' or 'fail', got {on_error!r}")
+        self.backend = backend
+        self.max_batch_size = max_batch_size
+        self.max_wait_ms = max_wait_ms
+        self.on_error = on_error
+        self.counters = RunnerCounters()
+        self._call = call_isolated if on_error == "isolate" else call_or_fail
+        self._aio: Any = None
+
+    def __repr__(self) -> str:
+        return (
+            f"Runner({type(self.backend).__name__}, max_batch_size={self.max_batch_size}, "
+            f"max_wait_ms={self.max_wait_ms}, on_error={self.on_error!r})"
+        )
+
+    # -- synchronous ----------------------------------------------------------------------------
+
+    def process_batch(self, records: list) -> list[Any]:
+        """Results for ``records`` (chunked by ``max_batch_size``), one per input, in order."""
+        size = self.max_batch_size
+        if len(records) <= size:
+            return self._process_chunk(records)
+        results: list[Any] = []
+        for start in range(0, len(records), size):
+            results.extend(self._process_chunk(records[start : start + size]))
+        return results
+
+    def _process_chunk(self, records: list) -> list[Any]:
+        if not records:
+            return []
+        results, calls = self._call(self.backend, records)
+        if calls == 1 and len(results) == len(records) and not _has_dead(results):
+            self.counters.batch_done(len(records), len(records), [], 1)
+            return results
+        dead = [r.step for r in results if type(r) is DeadLetter]
+        self.counters.batch_done(len(records), len(records) - len(dead), dead, calls)
+        return results
+
+    def process(self, record: dict) -> Any:
+        """The result for a single record."""
+        return self._process_chunk([record])[0]
+
+    def map(self, records: Iterable[Any]) -> Iterator[Any]:
+        """Results for a (possibly endless) iterable, in order, with bounded memory.
+
+        Batches are flushed when full, when the input ends, or — for inputs that block, such as
+        a pipe — when ``max_wait_ms`` passes with a partial batch waiting.
+        """
+        for batch in iter_batches(records, self.max_batch_size, self.max_wait_ms):
+            yield from self.process_batch(batch)
+
+    # -- asyncio --------------------------------------------------------------------------------
+
+    @property
+    def aio(self) -> Any:
+        """The asyncio front end (created on first use, bound to the running loop)."""
+        if self._aio is None:
+            from packflow.runtime.aio import AsyncBatcher
+
+            self._aio = AsyncBatcher(self)
+        return self._aio
+
+    async def submit(self, record: dict) -> Any:
+        """Await the result of one record; concurrent submissions are merged into batches."""
+        return (await self.aio.submit([record]))[0]
+
+    async def submit_many(self, records: list) -> list[Any]:
+        """Await the results of several records, in order."""
+        return await self.aio.submit(records)
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Stop accepting submissions and wait for queued and in-flight batches; False on timeout."""
+        if self._aio is None:
+            return True
+        return await self._aio.drain(timeout)
+
+    # -- metrics --------------------------------------------------------------------------------
+
+    def record_dead_letter(self, step: str, count: int = 1) -> None:
+        """Count records a driver dead-lettered before or after the backend (decode/encode)."""
+        self.counters.extra_dead(step, count)
+
+    def snapshot(self) -> RunnerSnapshot:
+        """Counts, batch-size distribution and the backend's rolling per-step statistics."""
+        steps = {name: stat.model_dump() for name, stat in self.backend.get_statistics().items()}
+        depth, in_flight = (self._aio.queue_depth, self._aio.in_flight) if self._aio is not None else (0, 0)
+        return self.counters.snapshot(steps, depth, in_flight)
+
+
+def _has_dead(results: list) -> bool:
+    for r in results:
+        if type(r) is DeadLetter:
+            return True
+    return False
