@@ -88,6 +88,7 @@ def _extract_one(archive: zipfile.ZipFile, name: str, dest: Path) -> FileEntry:
 
 
 def _publish(tmp: Path, final: Path) -> None:
+    os.chmod(tmp, 0o755)
     try:
         os.rename(tmp, final)
     except OSError:
