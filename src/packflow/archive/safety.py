@@ -96,7 +96,7 @@ def _kind_problems(info: zipfile.ZipInfo, limits: ArchiveLimits) -> list[str]:
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
         return [f"entry {info.filename!r} is a symbolic link; archives may hold only regular files"]
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         return [f"entry {info.filename!r} is not a regular file (mode {oct(mode)})"]
     if info.flag_bits & 0x1:
         return [f"entry {info.filename!r} is encrypted; packflow archives are not"]
