@@ -53,7 +53,8 @@ def create_project(
         raise ProjectError(f"{str(base)!r} exists and is not a directory.")
     changes = _Changes()
     try:
-        changes.mkdir(base)
+        for directory in [*reversed(base.parents), base]:
+            changes.mkdir(directory)
         wanted = None if optional_files is None else MANDATORY_FILES | set(optional_files)
         _copy_tree(source, base, config, changes, wanted)
         changes.write(base / PACKAGING_CONFIG_NAME, config.to_yaml().encode("utf-8"))
