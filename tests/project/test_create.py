@@ -90,3 +90,10 @@ def test_template_test_file_passes_under_pytest(tmp_path: Path) -> None:
                           cwd=root, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout
+
+
+def test_failed_create_removes_the_parents_it_made(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(template_module, "_requirements", lambda source: (_ for _ in ()).throw(OSError("boom")))
+    with pytest.raises(OSError):
+        PackflowProject.create("p", parent_dir=tmp_path / "a" / "b")
+    assert list(tmp_path.iterdir()) == []

@@ -117,3 +117,13 @@ def test_validate_in_a_real_subprocess(project: PackflowProject, tmp_path: Path)
                          capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert bad.returncode == 1 and "requirements.txt' is missing" in bad.stdout
+
+
+def test_json_list_sample_inputs(project: PackflowProject) -> None:
+    root = project.base_dir
+    (root / "samples.json").write_text(json.dumps([{"text": "a"}, {"text": "b c"}]))
+    project.config.model_copy(update={"extra": {"sample_inputs": "samples.json"}}).write_yaml(root)
+    assert project.load_sample_inputs() == [{"text": "a"}, {"text": "b c"}]
+    project.config.model_copy(update={"extra": {"sample_inputs": "../outside.jsonl"}}).write_yaml(root)
+    errors, _ = _messages(project)
+    assert errors == ["extra.sample_inputs '../outside.jsonl' must be a path inside the project, relative to it."]

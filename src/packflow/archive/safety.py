@@ -32,8 +32,8 @@ class ArchiveLimits:
         """Defaults, overridden by ``PACKFLOW_ARCHIVE_MAX_FILES`` / ``_MAX_BYTES`` / ``_MAX_RATIO``."""
         base = cls()
         return cls(
-            max_files=_env_number(_MAX_FILES_ENV, base.max_files, int),
-            max_total_bytes=_env_number(_MAX_BYTES_ENV, base.max_total_bytes, int),
+            max_files=int(_env_number(_MAX_FILES_ENV, base.max_files, int)),
+            max_total_bytes=int(_env_number(_MAX_BYTES_ENV, base.max_total_bytes, int)),
             max_ratio=_env_number(_MAX_RATIO_ENV, base.max_ratio, float),
         )
 

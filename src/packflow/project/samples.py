@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from packflow.constants import SAMPLE_INPUTS_NAME
 from packflow.exceptions import ProjectError
@@ -30,6 +31,7 @@ def find_sample_inputs(root: Path, config: PackflowConfig) -> Path | None:
 def read_sample_inputs(path: Path) -> list[dict]:
     """Records from a JSON-lines file (one object per line) or a ``.json`` file holding a list of objects."""
     text = path.read_text(encoding="utf-8")
+    records: Any
     if path.suffix == ".json":
         records = _load(text, path, None)
         if not isinstance(records, list):

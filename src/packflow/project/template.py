@@ -23,7 +23,7 @@ _RENDERED = {"README.md"}
 
 def template_dir(template: str) -> Traversable:
     """The bundled template called ``template``."""
-    path = importlib.resources.files("packflow").joinpath("data", "templates", template)
+    path = importlib.resources.files("packflow").joinpath("data").joinpath("templates").joinpath(template)
     if not path.is_dir():
         raise ProjectError(f"Unknown project template {template!r}; the bundled template is 'minimal'.")
     return path
