@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from packflow.archive import ArchiveLimits, extract_verified, verify_archive
+from packflow.archive.safety import entry_problems
 from packflow.cli import cli
 from packflow.exceptions import ArchiveError
 from packflow.loaders.base import InferenceBackendLoader
@@ -148,3 +152,19 @@ def test_verify_cli_reports_and_exits(build_zip, good_entries) -> None:
     assert "failed verification (1 problem(s))" in refused.output
     limited = runner.invoke(cli, ["verify", str(good), "--max-files", "2"])
     assert limited.exit_code == 1 and "more than the limit of 2" in limited.output
+
+
+segments = st.sampled_from(["a", "b.py", "..", ".", "", "C:", "x\\y", "/", "dir"])
+
+
+@given(st.lists(segments, min_size=1, max_size=5))
+def test_accepted_names_always_stay_inside_the_root(parts) -> None:
+    name = "/".join(parts)
+    info = zipfile.ZipInfo(name)
+    problems = entry_problems([info], ArchiveLimits())
+    root = Path("/srv/cache/root")
+    if not problems:
+        target = Path(os.path.normpath(root.joinpath(*name.split("/"))))
+        assert target == root or target.is_relative_to(root), name
+    if ".." in name.split("/") or name.startswith("/"):
+        assert problems, name
