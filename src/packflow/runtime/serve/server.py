@@ -79,10 +79,21 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
         timeout_graceful_shutdown=int(config.graceful_timeout_s) or None, server_header=False,
     )
     server = holder["server"] = uvicorn.Server(uv_config)
-    server.run(sockets=[sock])
+    # uvicorn re-raises a stop signal once it has shut down gracefully; the handlers installed
+    # here absorb it, so a drained server exits 0 rather than "killed by SIGTERM".
+    previous = {sig: signal.signal(sig, _absorb) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if failure:
         return EXIT_CANNOT_START
     return EXIT_OK if server.started else EXIT_FAILURE
+
+
+def _absorb(signum: int, _frame: Any) -> None:
+    logger.info("Stopped by %s after draining", signal.Signals(signum).name)
 
 
 class _Supervisor:
