@@ -180,3 +180,38 @@ def test_fill_window_under_load_builds_bigger_batches():
 
     asyncio.run(go())
     assert sum(backend.sizes) == 40 and len(backend.sizes) < 40
+
+
+class ThreadNoting(Identity):
+    """Identity that notes the thread of each batch and sleeps when a record asks it to."""
+
+    def initialize(self):
+        self.threads: list[tuple[str, int]] = []
+
+    def execute(self, inputs):
+        self.threads.append((threading.current_thread().name, len(inputs)))
+        if any(r.get("sleep") for r in inputs):
+            time.sleep(0.01)
+        return inputs
+
+
+def test_fast_batches_move_onto_the_loop_and_slow_ones_move_back():
+    from packflow.runtime.aio import INLINE_STREAK
+
+    backend = ThreadNoting()
+    runner = Runner(backend)
+
+    async def go():
+        for i in range(INLINE_STREAK + 1):
+            await runner.submit({"i": i})
+        together = await asyncio.gather(*(runner.submit({"j": j}) for j in range(5)))
+        await runner.submit({"sleep": True})
+        await runner.submit({"after": 1})
+        return together
+
+    assert asyncio.run(go()) == [{"j": j} for j in range(5)]
+    names = [name for name, _ in backend.threads]
+    assert names[0].startswith("packflow-backend")
+    assert names[INLINE_STREAK] == "MainThread"
+    assert backend.threads[INLINE_STREAK + 1] == ("MainThread", 5)  # same-iteration submissions share a batch
+    assert names[-1].startswith("packflow-backend")  # the slow batch reset the streak

@@ -8,12 +8,20 @@ thread, so the event loop keeps accepting requests while it computes.
 ``fill_wait_ms`` (default 0) optionally lets a batch wait a little to fill up, but only under
 load: the wait ends as soon as as many records are queued as the previous batch held, so a
 lone client (previous batch of one) never waits.
+
+Fast backends run on the event loop itself: once the last ``INLINE_STREAK`` batches each took
+less than ``inline_below_ms`` (default 0.5 ms), the next batch is run from an event-loop
+callback instead of the backend thread, because a thread hop would cost more than the call.
+Submissions that arrive in the same loop iteration still share that batch. The first slower
+batch moves work back to the backend thread, so a slow or GIL-releasing backend never blocks
+the loop for long.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -26,6 +34,11 @@ __all__ = ["AsyncBatcher", "RunnerClosedError", "RunnerOverloadedError"]
 
 #: Called on the backend thread after every batch: ``on_batch(records, results)``.
 BatchObserver = Callable[[list, list], None]
+
+
+#: Consecutive fast batches needed before batches run on the event loop.
+INLINE_STREAK = 16
+_clock = time.perf_counter
 
 
 class RunnerClosedError(PackflowError):
@@ -51,12 +64,16 @@ class AsyncBatcher:
         *,
         fill_wait_ms: float = 0.0,
         on_batch: BatchObserver | None = None,
+        inline_below_ms: float = 0.5,
     ) -> None:
         self.runner = runner
         self.max_queue = max_queue
         self.fill_wait_ms = fill_wait_ms
         #: Optional observer run on the backend thread after each batch (metrics, logging).
         self.on_batch = on_batch
+        #: Batches faster than this run on the event loop once INLINE_STREAK in a row were (0: never).
+        self.inline_below_ms = inline_below_ms
+        self._fast_streak = 0
         self.queue_depth = 0
         self.in_flight = 0
         self._last_batch = 1
@@ -128,13 +145,14 @@ class AsyncBatcher:
         return records, slices
 
     def _start_next(self) -> None:
-        """Send the queued records to the backend thread (caller ensures no batch is running)."""
+        """Start the next batch (caller ensures none is running): on the loop if fast, else the thread."""
+        if self._fast_streak >= INLINE_STREAK and self._pending:
+            self._busy = True
+            self._loop.call_soon(self._run_on_loop)  # type: ignore[union-attr]
+            return
         records, slices = self._take()
         if not records:
-            self._busy = False
-            self.in_flight = 0
-            if self._idle is not None:
-                self._idle.set()
+            self._set_idle()
             return
         self._busy = True
         self._last_batch = self.in_flight = len(records)
@@ -143,18 +161,41 @@ class AsyncBatcher:
         job = self._executor.submit(self._run, records)
         job.add_done_callback(lambda done: loop.call_soon_threadsafe(self._finish, done, slices))
 
+    def _set_idle(self) -> None:
+        self._busy = False
+        self.in_flight = 0
+        if self._idle is not None:
+            self._idle.set()
+
+    def _run_on_loop(self) -> None:
+        records, slices = self._take()
+        if not records:
+            self._set_idle()
+            return
+        self._last_batch = self.in_flight = len(records)
+        try:
+            results = self._run(records)
+        except Exception as exc:  # noqa: BLE001 - delivered to every waiting submitter
+            self._deliver(slices, None, exc)
+        else:
+            self._deliver(slices, results, None)
+        self._next_after_batch()
+
     def _finish(self, job: Any, slices: list[tuple[int, int, asyncio.Future]]) -> None:
         exc = job.exception()
-        if exc is not None:
+        self._deliver(slices, None if exc is not None else job.result(), exc)
+        self._next_after_batch()
+
+    @staticmethod
+    def _deliver(slices: list[tuple[int, int, asyncio.Future]], results: list | None, exc: BaseException | None) -> None:
+        if results is None:
             for _, _, future in slices:
                 if not future.done():
-                    future.set_exception(exc)
-        else:
-            results = job.result()
-            for start, end, future in slices:
-                if not future.done():
-                    future.set_result(results[start:end])
-        self._next_after_batch()
+                    future.set_exception(exc)  # type: ignore[arg-type]
+            return
+        for start, end, future in slices:
+            if not future.done():
+                future.set_result(results[start:end])
 
     def _next_after_batch(self) -> None:
         wait = self.fill_wait_ms
@@ -170,7 +211,12 @@ class AsyncBatcher:
         self._start_next()
 
     def _run(self, records: list) -> list:
+        start = _clock()
         results = self.runner.process_batch(records)
+        if (_clock() - start) * 1000.0 < self.inline_below_ms:
+            self._fast_streak += 1
+        else:
+            self._fast_streak = 0
         observer = self.on_batch
         if observer is not None:
             try:

@@ -18,7 +18,8 @@ from packflow.utils.normalize import ensure_native_types
 __all__ = ["ClientDisconnected", "HTTPProblem", "encode_results", "error_entry", "parse_records", "read_body"]
 
 logger = get_logger("serve")
-DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+FAST_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY  # slower: only after the fast attempt failed
 Receive = Callable[[], Awaitable[dict]]
 
 
@@ -148,7 +149,7 @@ def encode_results(results: list, single: bool) -> tuple[int, bytes, int]:
         if type(result) is DeadLetter:
             return 500, orjson.dumps(error_entry(result, 0)), 1
         try:
-            return 200, orjson.dumps(result, default=_default, option=DUMP_OPTIONS), 0
+            return 200, _dumps(result), 0
         except TypeError as exc:
             return 500, orjson.dumps(_encode_failure(result, exc, 0)), 1
     failed = 0
@@ -160,16 +161,24 @@ def encode_results(results: list, single: bool) -> tuple[int, bytes, int]:
             out[index] = error_entry(result, index)
             failed += 1
     try:
-        return 200, orjson.dumps(out, default=_default, option=DUMP_OPTIONS), failed
+        return 200, _dumps(out), failed
     except TypeError:
         return _encode_each(out, failed)
+
+
+def _dumps(value: Any) -> bytes:
+    """JSON bytes: plain orjson first; numpy/pandas/torch values and non-str keys on a second try."""
+    try:
+        return orjson.dumps(value, option=FAST_OPTIONS)
+    except TypeError:
+        return orjson.dumps(value, default=_default, option=DUMP_OPTIONS)
 
 
 def _encode_each(out: list, failed: int) -> tuple[int, bytes, int]:
     parts = []
     for index, item in enumerate(out):
         try:
-            parts.append(orjson.dumps(item, default=_default, option=DUMP_OPTIONS))
+            parts.append(_dumps(item))
         except TypeError as exc:
             parts.append(orjson.dumps(_encode_failure(item, exc, index)))
             failed += 1
