@@ -65,7 +65,7 @@ def wait_ready(port: int, path: str, timeout: float = 60.0) -> None:
 
 
 @contextlib.contextmanager
-def server(name: str, port: int) -> Iterator[str]:
+def server(name: str, port: int, pin: bool = False) -> Iterator[str]:
     py = sys.executable
     env = {**os.environ, "PYTHONPATH": str(APPS)}
     commands = {
@@ -76,6 +76,8 @@ def server(name: str, port: int) -> Iterator[str]:
     command, path = commands[name]
     if name == "packflow":
         command = [py, "-c", "from packflow.cli import cli; cli()", *command[3:]]
+    if pin:
+        command = ["taskset", "-c", "1", *command]
     proc = subprocess.Popen(command, env=env, cwd=APPS, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_ready(port, path)
@@ -90,15 +92,20 @@ def server(name: str, port: int) -> Iterator[str]:
             proc.wait()
 
 
-def wrk(port: int, path: str, connections: int, duration: float, script: str) -> dict[str, float]:
+def wrk(port: int, path: str, connections: int, duration: float, script: str, pin: bool = False) -> dict[str, float]:
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "-s", script, f"http://127.0.0.1:{port}{path}"],
+        [*(["taskset", "-c", "0"] if pin else []), "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "-s", script, f"http://127.0.0.1:{port}{path}"],
         capture_output=True, text=True, check=True,
     ).stdout
     line = next(l for l in out.splitlines() if l.startswith("RESULT"))
     requests, micros, p50, p99, mean, errors = line.split()[1:]
     return {"rps": int(requests) / (int(micros) / 1e6), "p50_ms": float(p50) / 1000, "p99_ms": float(p99) / 1000,
             "mean_ms": float(mean) / 1000, "errors": int(errors), "requests": int(requests)}
+
+
+def _check_warmup(results: dict[str, dict[str, float]], wanted: int) -> None:
+    if results["warmup"]["requests"] < wanted:
+        print(f"note: only {results['warmup']['requests']} warm-up requests (wanted {wanted})", file=sys.stderr)
 
 
 def array_latency(port: int, path: str, n: int = 1000, repeats: int = 30) -> float:
@@ -118,14 +125,16 @@ def array_latency(port: int, path: str, n: int = 1000, repeats: int = 30) -> flo
 def measure(name: str, args: argparse.Namespace, script: str) -> dict[str, dict[str, float]]:
     port = free_port()
     results: dict[str, dict[str, float]] = {}
-    with server(name, port) as path:
-        wrk(port, path, 32, 2, script)  # warm-up at load
-        results["c32"] = wrk(port, path, 32, args.duration, script)
+    pin = args.pin
+    with server(name, port, pin) as path:
+        wrk(port, path, 32, 2, script, pin)  # warm-up at load
+        results["c32"] = wrk(port, path, 32, args.duration, script, pin)
         if name != "litserve":
-            warm = wrk(port, path, 1, max(2.0, args.warmup_requests / 2500), script)
+            warm = wrk(port, path, 1, max(2.0, args.warmup_requests / 2500), script, pin)
             results["warmup"] = warm
-            results["c1"] = wrk(port, path, 1, args.duration, script)
+            results["c1"] = wrk(port, path, 1, args.duration, script, pin)
             results["array1000_ms"] = {"p50_ms": array_latency(port, path)}
+            _check_warmup(results, args.warmup_requests)
     return results
 
 
@@ -133,6 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
     parser.add_argument("--warmup-requests", type=int, default=10_000, help="requests before the concurrency-1 run")
+    parser.add_argument("--pin", action="store_true", help="taskset: servers on CPU 1, wrk on CPU 0")
     parser.add_argument("--only", nargs="*", default=["packflow", "bare", "litserve"])
     args = parser.parse_args()
     if shutil.which("wrk") is None:
