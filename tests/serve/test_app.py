@@ -252,6 +252,7 @@ def test_numpy_outputs_are_encoded_and_unencodable_ones_are_per_record_errors():
         assert out[1]["error"]["step"] == "encode"
         single = client.post("/invoke", json={"bad": True})
         assert single.status_code == 500 and single.json()["error"]["step"] == "encode"
+        assert metric(client.get("/metrics").text, "packflow_dead_letters_total", step="encode") == 2
 
 
 # -- readiness -----------------------------------------------------------------------------------

@@ -122,3 +122,9 @@ def test_workers_share_the_port_and_metrics_are_aggregated(start_server):
     assert metric(text, "packflow_ready") == 2
     assert len(pids) == 2, f"all requests went to one worker: {pids}"
     assert server.stop() == 0
+
+
+def test_a_worker_failing_to_initialize_stops_the_whole_server(start_server):
+    server = start_server("serve_backends:BrokenInit", "--workers", "2")
+    assert server.proc.wait(timeout=60) == 2
+    assert "model weights missing" in server.output()

@@ -75,7 +75,7 @@ class ServeApp:
     async def _drain(self) -> None:
         self.metrics.ready.set(0)
         runner = self.state.runner
-        self.state.phase, self.state.reason = "draining", "the server is shutting down"
+        self.state.mark_draining()
         if runner is not None:
             finished = await runner.drain(self.state.config.graceful_timeout_s)
             if not finished:

@@ -142,16 +142,16 @@ def _default(value: Any) -> Any:
     return ensure_native_types(value)
 
 
-def encode_results(results: list, single: bool) -> tuple[int, bytes, int]:
-    """(status, body, records that failed): 500 for a failed single record, else 200 with error entries."""
+def encode_results(results: list, single: bool) -> tuple[int, bytes, int, int]:
+    """(status, body, failed records, of which unencodable): 500 for a failed single record, else 200."""
     if single:
         result = results[0]
         if type(result) is DeadLetter:
-            return 500, orjson.dumps(error_entry(result, 0)), 1
+            return 500, orjson.dumps(error_entry(result, 0)), 1, 0
         try:
-            return 200, _dumps(result), 0
+            return 200, _dumps(result), 0, 0
         except TypeError as exc:
-            return 500, orjson.dumps(_encode_failure(result, exc, 0)), 1
+            return 500, orjson.dumps(_encode_failure(result, exc, 0)), 1, 1
     failed = 0
     out = results
     for index, result in enumerate(results):
@@ -161,7 +161,7 @@ def encode_results(results: list, single: bool) -> tuple[int, bytes, int]:
             out[index] = error_entry(result, index)
             failed += 1
     try:
-        return 200, _dumps(out), failed
+        return 200, _dumps(out), failed, 0
     except TypeError:
         return _encode_each(out, failed)
 
@@ -174,15 +174,16 @@ def _dumps(value: Any) -> bytes:
         return orjson.dumps(value, default=_default, option=DUMP_OPTIONS)
 
 
-def _encode_each(out: list, failed: int) -> tuple[int, bytes, int]:
+def _encode_each(out: list, failed: int) -> tuple[int, bytes, int, int]:
     parts = []
+    unencodable = 0
     for index, item in enumerate(out):
         try:
             parts.append(_dumps(item))
         except TypeError as exc:
             parts.append(orjson.dumps(_encode_failure(item, exc, index)))
-            failed += 1
-    return 200, b"[" + b",".join(parts) + b"]", failed
+            unencodable += 1
+    return 200, b"[" + b",".join(parts) + b"]", failed + unencodable, unencodable
 
 
 def _encode_failure(record: Any, exc: Exception, index: int) -> dict[str, Any]:

@@ -59,7 +59,9 @@ class InvokeEndpoint:
         if not records:
             return 200, b"[]", "ok"
         results = await self._submit(records)
-        status, payload, failed = encode_results(results, single)
+        status, payload, failed, unencodable = encode_results(results, single)
+        if unencodable:
+            self.metrics.observe_rejected_records("encode", unencodable)
         if not failed:
             return status, payload, "ok"
         return status, payload, "error" if single else "partial"

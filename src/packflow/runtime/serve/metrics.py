@@ -93,8 +93,7 @@ class ServeMetrics:
         self._observe_steps(backend)
 
     def observe_rejected_records(self, step: str, count: int) -> None:
-        """Records the server dead-lettered itself (e.g. outputs it could not encode)."""
-        self._records_dead.inc(count)
+        """Outputs the server could not encode (already counted as ok records by the backend's batch)."""
         self._dead.labels(*self._values, step).inc(count)
 
     def _observe_steps(self, backend: Any) -> None:

@@ -26,6 +26,7 @@ from packflow.loaders.target import resolve_target
 from packflow.logger import get_logger
 from packflow.runtime.serve.config import SERVE_CONFIG_ENV, ServeConfig
 from packflow.runtime.serve.metrics import MULTIPROC_ENV
+from packflow.runtime.serve.state import READY_DIR_ENV
 
 __all__ = ["bind_socket", "run_server", "run_worker"]
 
@@ -106,26 +107,30 @@ class _Supervisor:
         self.procs: list[subprocess.Popen] = []
 
     def run(self) -> int:
-        own_dir = not os.environ.get(MULTIPROC_ENV)
-        metrics_dir = os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="packflow-metrics-")
+        root = tempfile.mkdtemp(prefix="packflow-serve-")
+        metrics_dir = os.environ.get(MULTIPROC_ENV) or os.path.join(root, "metrics")
+        os.makedirs(metrics_dir, exist_ok=True)
+        os.makedirs(os.path.join(root, "ready"))
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            self._spawn(metrics_dir)
+            self._spawn(metrics_dir, os.path.join(root, "ready"))
             code = self._watch()
             return self._stop_all(code)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            if own_dir:
-                shutil.rmtree(metrics_dir, ignore_errors=True)
+            shutil.rmtree(root, ignore_errors=True)
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
         logger.info("Received %s: draining workers", signal.Signals(signum).name)
         self.stop.set()
 
-    def _spawn(self, metrics_dir: str) -> None:
+    def _spawn(self, metrics_dir: str, ready_dir: str) -> None:
         fd = self.sock.fileno()
-        env = {**os.environ, SERVE_CONFIG_ENV: self.config.to_json(), SOCKET_FD_ENV: str(fd), MULTIPROC_ENV: metrics_dir}
+        env = {
+            **os.environ, SERVE_CONFIG_ENV: self.config.to_json(), SOCKET_FD_ENV: str(fd), MULTIPROC_ENV: metrics_dir,
+            READY_DIR_ENV: ready_dir,
+        }
         command = [sys.executable, "-m", "packflow.runtime.serve.worker"]
         for _ in range(self.config.workers):
             self.procs.append(subprocess.Popen(command, env=env, pass_fds=(fd,)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -17,6 +18,8 @@ from packflow.runtime.serve.config import ServeConfig
 __all__ = ["BackendState", "read_sample_records"]
 
 logger = get_logger("serve")
+#: Environment variable naming the folder where each worker of a multi-worker server marks itself ready.
+READY_DIR_ENV = "PACKFLOW_SERVE_READY_DIR"
 
 
 class BackendState:
@@ -31,6 +34,8 @@ class BackendState:
         self.failure: BaseException | None = None
         self.started = time.monotonic()
         self.loaded = threading.Event()
+        self._ready_dir = os.environ.get(READY_DIR_ENV) if config.workers > 1 else None
+        self._ready_mark = os.path.join(self._ready_dir, f"ready-{os.getpid()}") if self._ready_dir else None
 
     @property
     def name(self) -> str:
@@ -60,6 +65,8 @@ class BackendState:
         on_ready(runner)
         self.phase = "ready"
         self.reason = "ready"
+        if self._ready_mark:
+            Path(self._ready_mark).touch()
         self.loaded.set()
         logger.info("Backend %s %s is ready", self.name, self.version)
 
@@ -82,7 +89,17 @@ class BackendState:
             return False, f"backend.ready() raised {type(exc).__name__}: {exc}"
         if not ok:
             return False, "backend.ready() returned False"
+        if self._ready_dir:
+            count = sum(1 for name in os.listdir(self._ready_dir) if name.startswith("ready-"))
+            if count < self.config.workers:
+                return False, f"{count} of {self.config.workers} workers have loaded the backend"
         return True, "ready"
+
+    def mark_draining(self) -> None:
+        """Readiness turns red for good: the server is shutting down."""
+        self.phase, self.reason = "draining", "the server is shutting down"
+        if self._ready_mark:
+            Path(self._ready_mark).unlink(missing_ok=True)
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started
