@@ -12,6 +12,8 @@ import sys
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from serve_backends import GATE_ENV, SLOW_ENV
 
 
@@ -128,3 +130,50 @@ def test_a_worker_failing_to_initialize_stops_the_whole_server(start_server):
     server = start_server("serve_backends:BrokenInit", "--workers", "2")
     assert server.proc.wait(timeout=60) == 2
     assert "model weights missing" in server.output()
+
+
+def test_project_target_labels_metrics_with_its_name_and_version_and_takes_config(start_server, tmp_path):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "packflow.yaml").write_text("name: sentiment\nversion: 2.0.1\ninference_backend: inference:Backend\n")
+    (project / "inference.py").write_text(
+        "from packflow import InferenceBackend\n\n"
+        "class Backend(InferenceBackend):\n    def execute(self, inputs):\n        return inputs\n"
+    )
+    server = start_server(str(project), "--config", '{"rename_fields": {"a": "b"}}')
+    server.wait_status("/health/ready", 200)
+    status, out = server.request("POST", "/invoke", {"a": 1})
+    assert status == 200 and out["b"] == 1  # --config reached the backend: rename_fields applied
+    _, text = server.request("GET", "/metrics")
+    assert metric(text, "packflow_requests_total", backend="sentiment", version="2.0.1", outcome="ok") == 1
+    assert server.request("GET", "/openapi.json")[1]["info"]["version"] == "2.0.1"
+
+
+def test_bad_config_json_exits_2():
+    result = subprocess.run(
+        [sys.executable, "-c", "from packflow.cli import cli; cli()", "serve", "x:Y", "--config", "[1"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2 and "--config" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def fuzz_server():
+    from serve_helpers import ServerProcess
+
+    server = ServerProcess("serve_backends:Identity", "--max-body-bytes", "2000")
+    try:
+        server.wait_status("/health/ready", 200)
+        yield server
+    finally:
+        server.stop()
+
+
+@settings(max_examples=60, deadline=None)
+@given(body=st.binary(max_size=3000) | st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=30),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4), max_leaves=15,
+).map(lambda v: json.dumps(v).encode()))
+def test_fuzzed_bodies_over_a_socket_never_get_a_5xx(fuzz_server, body):
+    status, payload = fuzz_server.request("POST", "/invoke", raw=body)
+    assert status < 500, payload
