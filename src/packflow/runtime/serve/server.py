@@ -77,7 +77,8 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
     app = create_app(config, on_fatal=fatal)
     uv_config = uvicorn.Config(
         app, lifespan="on", log_level=config.log_level.lower(), access_log=config.access_log,
-        timeout_graceful_shutdown=int(config.graceful_timeout_s) or None, server_header=False,
+        timeout_graceful_shutdown=config.graceful_timeout_s,  # type: ignore[arg-type]  # a float works
+        server_header=False,
     )
     server = holder["server"] = uvicorn.Server(uv_config)
     # uvicorn re-raises a stop signal once it has shut down gracefully; the handlers installed
