@@ -146,7 +146,8 @@ class AsyncBatcher:
 
     def _start_next(self) -> None:
         """Start the next batch (caller ensures none is running): on the loop if fast, else the thread."""
-        if self._fast_streak >= INLINE_STREAK and self._pending:
+        pending = self._pending
+        if self._fast_streak >= INLINE_STREAK and pending and len(pending[0][0]) <= self.runner.max_batch_size:
             self._busy = True
             self._loop.call_soon(self._run_on_loop)  # type: ignore[union-attr]
             return
