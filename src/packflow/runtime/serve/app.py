@@ -67,7 +67,7 @@ class ServeApp:
         batcher.fill_wait_ms = config.max_wait_ms
         batcher.max_queue = config.max_queue
         metrics, backend = self.metrics, runner.backend
-        batcher.on_batch = lambda records, results: metrics.observe_batch(records, results, backend)
+        batcher.on_batch = lambda records, results: metrics.observe_batch(records, results, backend, batcher.queue_depth)
         self.metrics.ready.set(1)
         gc.collect()
         gc.freeze()  # start-up objects leave the collector's view: shorter, rarer GC pauses

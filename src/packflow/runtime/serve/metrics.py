@@ -78,9 +78,10 @@ class ServeMetrics:
         self._requests[outcome].inc()
         self._latency.observe(seconds)
 
-    def observe_batch(self, records: list, results: list, backend: Any) -> None:
-        """Batch size, record outcomes, dead letters and step latencies of one batch (backend thread)."""
+    def observe_batch(self, records: list, results: list, backend: Any, queue_depth: int = 0) -> None:
+        """Batch size, record outcomes, dead letters, step latencies and the queue depth after one batch."""
         size = len(records)
+        self.queue_depth.set(queue_depth)
         self._batch.observe(size)
         dead = 0
         for result in results:
