@@ -14,7 +14,6 @@ from packflow.backend.validation import InferenceBackendValidator
 from packflow.exceptions import (
     InferenceBackendInitializationError,
     InferenceBackendRuntimeError,
-    PackflowError,
 )
 from packflow.logger import get_logger
 
@@ -38,13 +37,10 @@ class InferenceBackend(ABC):
 
     def __init__(self, **kwargs: Any) -> None:
         self.logger = get_logger(type(self).__name__)
-        try:
-            self.config = load_backend_configuration(self.backend_config_model, **kwargs)
-            self._preprocessor: Preprocessor = get_preprocessor(self.config)
-        except PackflowError as exc:
-            raise InferenceBackendInitializationError(
-                f"Cannot construct {type(self).__name__}: {exc}"
-            ) from exc
+        # ConfigurationError / PreprocessorInitError / UnknownPreprocessorError propagate as they are,
+        # as in packflow 0.4 (they are ValueErrors, like pydantic's ValidationError was).
+        self.config = load_backend_configuration(self.backend_config_model, **kwargs)
+        self._preprocessor: Preprocessor = get_preprocessor(self.config)
         self._plan = self._compile_plan()
         self._step_names = tuple(name for name, _ in self._plan)
         self._stats = RollingStats(self._step_names, window=self.statistics_window)
@@ -65,8 +61,10 @@ class InferenceBackend(ABC):
         elif isinstance(inputs, dict):
             records, single = [inputs], True
         else:
+            self._stats.record_error("input")
             raise InferenceBackendRuntimeError(
-                f"{type(self).__name__} takes a record (dict) or a list of records, got {type(inputs).__name__}.",
+                f"{type(self).__name__} takes a record (dict) or a list of records, got {type(inputs).__name__}; "
+                "pass one dict or a list of dicts.",
                 step="input",
             )
         data: Any = records
@@ -88,9 +86,11 @@ class InferenceBackend(ABC):
                 "of records (one dict per input).",
                 step="output-contract",
             )
-        self._finish(len(records), times)
         if single:
-            return self._single_output(data)
+            output = self._single_output(data)
+            self._finish(1, times)
+            return output
+        self._finish(len(records), times)
         return data
 
     def _finish(self, batch_size: int, times: list[float]) -> None:
@@ -103,6 +103,7 @@ class InferenceBackend(ABC):
 
     def _single_output(self, data: list) -> Any:
         if len(data) != 1:
+            self._stats.record_error("output-contract")
             raise InferenceBackendRuntimeError(
                 f"{type(self).__name__} returned {len(data)} records for one input record; return exactly one.",
                 step="output-contract",

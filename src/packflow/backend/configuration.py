@@ -16,6 +16,8 @@ from packflow.logger import get_logger
 
 __all__ = ["BackendConfig", "InputFormats", "deep_merge", "load_backend_configuration"]
 
+logger = get_logger()
+
 
 class InputFormats(enum.Enum):
     """The built-in preprocessors, selected by ``BackendConfig.input_format``."""
@@ -104,7 +106,7 @@ def load_backend_configuration(
     except ValidationError as exc:
         raise ConfigurationError(f"Invalid backend configuration from {source}: {_describe(exc)}") from exc
     _warn_unknown_keys(model, values)
-    get_logger().debug("Backend configuration: %r", config)
+    logger.debug("Backend configuration: %r", config)
     return config
 
 
@@ -113,7 +115,7 @@ def _warn_unknown_keys(model: type[BackendConfig], values: dict[str, Any]) -> No
         return
     unknown = sorted(set(values) - set(model.model_fields))
     if unknown:
-        get_logger().warning(
+        logger.warning(
             "Ignoring unknown backend config keys %s: %s has no such fields "
             "(add them to your BackendConfig subclass to use them).",
             unknown,

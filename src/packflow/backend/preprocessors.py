@@ -120,10 +120,12 @@ class RecordsPreprocessor(Preprocessor):
         if self._check_collisions:
             self._raise_on_collisions(raw_inputs)
         build = self._build
-        if self._getter is None:
-            return [build(record, ()) for record in _checked(raw_inputs)]
-        rows = self._getter.rows(raw_inputs)
-        return [build(record, values) for record, values in zip(raw_inputs, rows)]
+        rows = self._getter.rows(raw_inputs) if self._getter is not None else [()] * len(_checked(raw_inputs))
+        try:
+            return [build(record, values) for record, values in zip(raw_inputs, rows)]
+        except Exception:
+            _raise_with_index(build, raw_inputs, rows)
+            raise
 
     def _raise_on_collisions(self, records: list[dict]) -> None:
         delimiter = self.config.nested_field_delimiter
@@ -187,6 +189,17 @@ def _present_check(nested: bool, delimiter: str) -> Callable[[dict, str], bool]:
     from packflow.utils.data import get_nested_field_direct
 
     return lambda out, name: get_nested_field_direct(out, name, delimiter) is not None
+
+
+def _raise_with_index(build: Callable[[dict, tuple], dict], records: list, rows: list) -> None:
+    """Re-run ``build`` record by record to raise the first failure with its record index."""
+    for index, (record, values) in enumerate(zip(records, rows)):
+        try:
+            build(record, values)
+        except Exception as exc:
+            raise PreprocessorRuntimeError(
+                f"RecordsPreprocessor failed at record {index}: {type(exc).__name__}: {exc}", record_index=index
+            ) from exc
 
 
 def _checked(records: list) -> list:

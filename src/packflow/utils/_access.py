@@ -76,13 +76,33 @@ def lookup_nested(obj: dict, field: str, delimiter: str) -> Any:
 
 
 def lookup_flat(obj: dict, field: str, delimiter: str, lists: bool) -> Any:
-    """The value ``flatten_dict(obj, delimiter, lists).get(field)`` would give, usually without flattening."""
+    """The value ``flatten_dict(obj, delimiter, lists).get(field)`` would give, without flattening."""
     value = obj[field] if field in obj else _walk(obj, field.split(delimiter), lists)
     if value is not MISSING and _is_leaf(value, lists):
         return value
-    from packflow.utils.data import flatten_dict
+    return _find_flat(obj, field, delimiter, lists, True)
 
-    return flatten_dict(obj, delimiter, lists).get(field, MISSING)
+
+def _find_flat(node: Any, field: str, delimiter: str, lists: bool, top: bool) -> Any:
+    """Search the flattened view of ``node`` for ``field`` key by key (keys may contain the delimiter)."""
+    if isinstance(node, dict):
+        items: Any = node.items()
+    elif lists and isinstance(node, list):
+        items = enumerate(node)
+    else:
+        return MISSING
+    for key, child in items:
+        name = key if top else str(key)
+        if name == field:
+            if _is_leaf(child, lists):
+                return child
+            continue
+        text = str(key)
+        if field.startswith(text) and field.startswith(delimiter, len(text)) and not _is_leaf(child, lists):
+            found = _find_flat(child, field[len(text) + len(delimiter) :], delimiter, lists, False)
+            if found is not MISSING:
+                return found
+    return MISSING
 
 
 def _exact_lookup(mode: str, delimiter: str, lists: bool) -> Callable[[dict, str], Any]:
