@@ -185,21 +185,28 @@ class RowGetter:
         if not careful:
             try:
                 array = np.array(rows, dtype=dtype)
-            except (TypeError, ValueError):
-                if dtype is None:
+            except (TypeError, ValueError, OverflowError):
+                if dtype is not None:
                     raise
             else:
-                if array.dtype != object:
+                if dtype is not None or (array.dtype != object and array.ndim == 2):
                     return array
         return _array_with_missing(np, rows, dtype)
 
 
 def _array_with_missing(np: Any, rows: list[tuple], dtype: Any) -> Any:
-    cleaned = [[None if v is MISSING else v for v in row] for row in rows]
-    numeric = all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for row in cleaned for v in row)
-    if numeric:
-        return np.array([[np.nan if v is None else v for v in row] for row in cleaned], dtype=dtype or float)
-    return np.array(cleaned, dtype=dtype or object)
+    """The slow path: NaN-filled float array for numeric data, else a 2-D object array cell by cell."""
+    cleaned = [None if v is MISSING else v for row in rows for v in row]
+    shape = (len(rows), len(rows[0]))
+    numeric = all(v is None or (type(v) in (int, float)) for v in cleaned)
+    floating = dtype is not None and np.dtype(dtype).kind == "f"
+    if (numeric and dtype is None) or floating:
+        return np.array([np.nan if v is None else v for v in cleaned], dtype=dtype or float).reshape(shape)
+    array = np.empty(len(cleaned), dtype=object)
+    for index, value in enumerate(cleaned):
+        array[index] = value
+    array = array.reshape(shape)
+    return array if dtype is None or np.dtype(dtype) == object else array.astype(dtype)
 
 
 class _RecordTypeError(TypeError):
