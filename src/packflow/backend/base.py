@@ -44,7 +44,7 @@ class InferenceBackend(ABC):
         self._plan = self._compile_plan()
         self._step_names = tuple(name for name, _ in self._plan)
         self._stats = RollingStats(self._step_names, window=self.statistics_window)
-        self._last: tuple[int, tuple[float, ...]] | None = None
+        self._last: tuple[int, list[float]] | None = None
         self._local = threading.local()
         self._verbose = self.config.verbose
         self._run_initialize()
@@ -56,62 +56,55 @@ class InferenceBackend(ABC):
 
     def __call__(self, inputs: dict | list[dict]) -> dict | list[dict]:
         """Run the pipeline on one record (returns a dict) or a list of records (returns a list)."""
-        if type(inputs) is list or isinstance(inputs, list):
-            records, single = inputs, False
-        elif isinstance(inputs, dict):
-            records, single = [inputs], True
+        kind = type(inputs)
+        if kind is dict:
+            records: list = [inputs]
+        elif kind is list:
+            records = inputs  # type: ignore[assignment]
         else:
-            self._stats.record_error("input")
-            raise InferenceBackendRuntimeError(
-                f"{type(self).__name__} takes a record (dict) or a list of records, got {type(inputs).__name__}; "
-                "pass one dict or a list of dicts.",
-                step="input",
-            )
+            records = self._coerce_input(inputs)
         data: Any = records
-        times = []
-        start = _clock()
+        marks = [_clock()]
+        mark = marks.append
         for name, step in self._plan:
             try:
                 data = step(data)
             except Exception as exc:
                 self._stats.record_error(name)
                 raise self._step_error(name, exc) from exc
-            now = _clock()
-            times.append((now - start) * 1000.0)
-            start = now
-        if type(data) is not list:
-            self._stats.record_error("output-contract")
-            raise InferenceBackendRuntimeError(
-                f"{type(self).__name__} returned {type(data).__name__} from its last step; it must return a list "
-                "of records (one dict per input).",
-                step="output-contract",
-            )
-        if single:
-            output = self._single_output(data)
-            self._finish(1, times)
-            return output
-        self._finish(len(records), times)
-        return data
-
-    def _finish(self, batch_size: int, times: list[float]) -> None:
-        last = (batch_size, tuple(times))
+            mark(_clock())
+        if type(data) is not list and not isinstance(data, list):
+            raise self._output_error(f"returned {type(data).__name__} from its last step; it must return a list of records (one dict per input).")
+        if records is not inputs:
+            if len(data) != 1:
+                raise self._output_error(f"returned {len(data)} records for one input record; return exactly one.")
+            data = data[0]
+        last = (len(records), marks)
         self._last = last
         self._local.last = last
-        self._stats.record(times)
+        self._stats.record(marks)
         if self._verbose:
             self.logger.info("%s", self.get_metrics())
+        return data
 
-    def _single_output(self, data: list) -> Any:
-        if len(data) != 1:
-            self._stats.record_error("output-contract")
-            raise InferenceBackendRuntimeError(
-                f"{type(self).__name__} returned {len(data)} records for one input record; return exactly one.",
-                step="output-contract",
-            )
-        return data[0]
+    def _coerce_input(self, inputs: Any) -> list:
+        if isinstance(inputs, list):
+            return inputs
+        if isinstance(inputs, dict):
+            return [inputs]
+        self._stats.record_error("input")
+        raise InferenceBackendRuntimeError(
+            f"{type(self).__name__} takes a record (dict) or a list of records, got {type(inputs).__name__}; "
+            "pass one dict or a list of dicts.",
+            step="input",
+        )
+
+    def _output_error(self, what: str) -> InferenceBackendRuntimeError:
+        self._stats.record_error("output-contract")
+        return InferenceBackendRuntimeError(f"{type(self).__name__} {what}", step="output-contract")
 
     def _compile_plan(self) -> list[tuple[str, Callable[[Any], Any]]]:
-        plan: list[tuple[str, Callable[[Any], Any]]] = [("preprocess", self._preprocessor)]
+        plan: list[tuple[str, Callable[[Any], Any]]] = [("preprocess", self._preprocessor.as_step())]
         if callable(getattr(self, "transform_inputs", None)):
             plan.append(("transform_inputs", self.transform_inputs))  # type: ignore[attr-defined]
         plan.append(("execute", self.execute))
@@ -176,10 +169,11 @@ class InferenceBackend(ABC):
                 f"{type(self).__name__} has not been called yet; call it before asking for metrics.",
                 step="input",
             )
-        batch_size, times = last
+        batch_size, marks = last
+        times = (round((b - a) * 1000.0, 5) for a, b in zip(marks, marks[1:]))
         return ExecutionMetrics(
             batch_size=batch_size,
-            execution_times=ExecutionTimes(**dict(zip(self._step_names, (round(t, 5) for t in times)))),
+            execution_times=ExecutionTimes(**dict(zip(self._step_names, times))),
         )
 
     def get_statistics(self) -> dict[str, StepStatistics]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Optional
+from typing import Optional, Sequence
 
 from pydantic import BaseModel, model_validator
 
@@ -38,7 +38,7 @@ class ExecutionMetrics(BaseModel):
 
 
 class StepStatistics(BaseModel):
-    """Rolling statistics of one step: lifetime count/errors/mean, percentiles over a recent window."""
+    """Rolling statistics of one step: lifetime ``count``/``errors``; the rest over the last ``window`` calls."""
 
     count: int
     errors: int
@@ -50,42 +50,6 @@ class StepStatistics(BaseModel):
     window: int
 
 
-class _StepWindow:
-    """A fixed-size ring of recent durations plus lifetime sums; O(1) per observation."""
-
-    __slots__ = ("samples", "size", "next", "filled", "count", "errors", "total")
-
-    def __init__(self, size: int) -> None:
-        self.samples = [0.0] * size
-        self.size = size
-        self.next = 0
-        self.filled = 0
-        self.count = 0
-        self.errors = 0
-        self.total = 0.0
-
-    def add(self, ms: float) -> None:
-        self.samples[self.next] = ms
-        self.next = (self.next + 1) % self.size
-        if self.filled < self.size:
-            self.filled += 1
-        self.count += 1
-        self.total += ms
-
-    def summary(self) -> StepStatistics:
-        recent = sorted(self.samples[: self.filled])
-        return StepStatistics(
-            count=self.count,
-            errors=self.errors,
-            mean_ms=self.total / self.count if self.count else 0.0,
-            p50_ms=_percentile(recent, 50),
-            p95_ms=_percentile(recent, 95),
-            p99_ms=_percentile(recent, 99),
-            max_ms=recent[-1] if recent else 0.0,
-            window=len(recent),
-        )
-
-
 def _percentile(ordered: list[float], pct: float) -> float:
     """Nearest-rank percentile of an ascending list (0.0 when empty)."""
     if not ordered:
@@ -94,38 +58,64 @@ def _percentile(ordered: list[float], pct: float) -> float:
     return ordered[rank - 1]
 
 
-class RollingStats:
-    """Thread-safe rolling per-step latency statistics with a fixed memory footprint.
+def _summary(durations: list[float], count: int, errors: int) -> StepStatistics:
+    ordered = sorted(durations)
+    return StepStatistics(
+        count=count,
+        errors=errors,
+        mean_ms=sum(ordered) / len(ordered) if ordered else 0.0,
+        p50_ms=_percentile(ordered, 50),
+        p95_ms=_percentile(ordered, 95),
+        p99_ms=_percentile(ordered, 99),
+        max_ms=ordered[-1] if ordered else 0.0,
+        window=len(ordered),
+    )
 
-    Each observation costs O(1): a ring-buffer write and two additions under a lock.
-    Percentiles are computed over the most recent ``window`` observations when a snapshot
-    is taken; ``count``, ``errors`` and ``mean_ms`` cover the instance's whole life.
+
+class RollingStats:
+    """Thread-safe rolling per-step latency statistics in a fixed-size ring of recent calls.
+
+    Recording a call costs O(1): one ring-slot write under a lock. Each slot holds the call's
+    clock marks (``perf_counter()`` before the first step and after each step); durations,
+    means and percentiles are computed only when :meth:`snapshot` is asked for. ``count`` and
+    ``errors`` cover the instance's whole life; ``mean_ms``, the percentiles and ``max_ms``
+    cover the most recent ``window`` successful calls.
     """
 
     def __init__(self, steps: tuple[str, ...], window: int = 1024) -> None:
         if window < 1:
             raise ValueError(f"window must be >= 1, got {window!r}")
         self._lock = threading.Lock()
-        self._steps = {name: _StepWindow(window) for name in (*steps, "total")}
-        self._ordered = [self._steps[name] for name in steps]
-        self._total = self._steps["total"]
+        self._steps = steps
+        self._size = window
+        self._ring: list[Sequence[float]] = []
+        self._count = 0
+        self._errors = dict.fromkeys((*steps, "total"), 0)
 
-    def record(self, durations: list[float] | tuple[float, ...]) -> None:
-        """Record one successful call's per-step milliseconds, in the order of ``steps``."""
+    def record(self, marks: Sequence[float]) -> None:
+        """Record one successful call from its clock marks (seconds), one more than there are steps."""
         with self._lock:
-            for window, ms in zip(self._ordered, durations):
-                window.add(ms)
-            self._total.add(sum(durations))
+            count = self._count
+            if count < self._size:
+                self._ring.append(marks)
+            else:
+                self._ring[count % self._size] = marks
+            self._count = count + 1
 
     def record_error(self, step: str) -> None:
-        """Count a call that failed in ``step``."""
+        """Count a call that failed in ``step`` (also counted under ``total``)."""
         with self._lock:
-            window = self._steps.get(step)
-            if window is not None:
-                window.errors += 1
-            self._steps["total"].errors += 1
+            if step in self._errors:
+                self._errors[step] += 1
+            self._errors["total"] += 1
 
     def snapshot(self) -> dict[str, StepStatistics]:
         """Per-step statistics (plus ``total``) as of now."""
         with self._lock:
-            return {name: window.summary() for name, window in self._steps.items()}
+            ring, count, errors = list(self._ring), self._count, dict(self._errors)
+        result = {
+            name: _summary([(m[i + 1] - m[i]) * 1000.0 for m in ring], count, errors[name])
+            for i, name in enumerate(self._steps)
+        }
+        result["total"] = _summary([(m[-1] - m[0]) * 1000.0 for m in ring], count, errors["total"])
+        return result

@@ -42,6 +42,14 @@ class Preprocessor(ABC):
                 f"{type(self).__name__} failed{where}: {type(exc).__name__}: {exc}", record_index=index
             ) from exc
 
+    def as_step(self) -> Callable[[Any], Any]:
+        """The callable the backend's pipeline runs: ``self``, or a bare identity when this is a no-op."""
+        return _identity if self.is_noop() else self
+
+    def is_noop(self) -> bool:
+        """Whether ``process`` returns its input unchanged whatever it is."""
+        return False
+
     @abstractmethod
     def resolve(self) -> None:
         """Check the config and compile it into an access plan."""
@@ -56,6 +64,9 @@ class PassthroughPreprocessor(Preprocessor):
 
     def resolve(self) -> None:
         return None
+
+    def is_noop(self) -> bool:
+        return type(self).process is PassthroughPreprocessor.process
 
     def process(self, raw_inputs: list[dict]) -> list[dict]:
         return raw_inputs
@@ -83,6 +94,9 @@ class RecordsPreprocessor(Preprocessor):
         uses_paths = any(delimiter in p for p in paths)
         self._check_collisions = uses_paths and not self._flatten and not cfg.ignore_delimiter_collisions
         self._build = self._compile_builder(delimiter)
+
+    def is_noop(self) -> bool:
+        return self.passthrough and type(self).process is RecordsPreprocessor.process
 
     def _compile_builder(self, delimiter: str) -> Callable[[dict, tuple], dict]:
         names = [dst for _, dst in self._renames] + self._features
@@ -189,6 +203,10 @@ def _present_check(nested: bool, delimiter: str) -> Callable[[dict, str], bool]:
     from packflow.utils.data import get_nested_field_direct
 
     return lambda out, name: get_nested_field_direct(out, name, delimiter) is not None
+
+
+def _identity(data: Any) -> Any:
+    return data
 
 
 def _raise_with_index(build: Callable[[dict, tuple], dict], records: list, rows: list) -> None:

@@ -117,7 +117,8 @@ def _exact_lookup(mode: str, delimiter: str, lists: bool) -> Callable[[dict, str
     return field_lookup
 
 
-def _expression(path: str, delimiter: str, mode: str, lists: bool) -> str:
+def _expression(path: str, delimiter: str, mode: str, lists: bool, checked: bool = True) -> str:
+    """Python source reading ``path`` from a record ``r``; raises LookupError/TypeError when unusual."""
     literal = f"r[{path!r}]"
     if delimiter in path:
         walk = "r"
@@ -130,25 +131,38 @@ def _expression(path: str, delimiter: str, mode: str, lists: bool) -> str:
         expr = f"({literal} if {path!r} in r else {walk})"
     else:
         expr = literal
-    check_literal_too = mode == "flat"
-    if delimiter in path or check_literal_too:
-        if mode == "direct":
-            return expr
-        kinds = "(dict, list)" if lists and mode == "flat" else "(dict,)"
-        return f"(_v if (type(_v := {expr}) not in {kinds} or not _v) else _not_leaf())"
-    return expr
+    if mode == "direct" or not checked or (delimiter not in path and mode != "flat"):
+        return expr
+    if lists and mode == "flat":
+        return f"(_v if (type(_v := {expr}) is not dict and type(_v) is not list or not _v) else _not_leaf())"
+    return f"(_v if (type(_v := {expr}) is not dict or not _v) else _not_leaf())"
+
+
+def _compile(paths: list[str], delimiter: str, mode: str, lists: bool, checked: bool) -> tuple[Any, Any, str]:
+    """(one-record function, whole-batch function, batch source) for the given paths."""
+    body = ", ".join(_expression(p, delimiter, mode, lists, checked) for p in paths)
+    row = f"({body}{',' if len(paths) == 1 else ''})"
+    namespace = {"_index": _index, "_not_leaf": _not_leaf}
+    batch_source = f"lambda rs: [{row} for r in rs]"
+    # The source is built from repr()s of the configured paths only.
+    one = eval(f"lambda r: {row}", namespace)  # noqa: S307
+    batch = eval(batch_source, namespace)  # noqa: S307
+    return one, batch, batch_source
 
 
 class RowGetter:
-    """Extracts a fixed tuple of fields from each record; MISSING marks an absent field."""
+    """Extracts a fixed tuple of fields from each record; MISSING marks an absent field.
+
+    The whole batch first goes through one generated list comprehension; only if a record is
+    missing a field or has an unusual shape is the batch redone record by record, using the
+    exact (reference) lookup for the records that need it.
+    """
 
     def __init__(self, paths: list[str], delimiter: str, mode: str, lists: bool) -> None:
         self.paths = paths
-        body = ", ".join(_expression(p, delimiter, mode, lists) for p in paths)
-        source = f"lambda r: ({body}{',' if len(paths) == 1 else ''})"
-        namespace = {"_index": _index, "_not_leaf": _not_leaf}
-        self.fast: Callable[[dict], tuple] = eval(source, namespace)  # noqa: S307 - source built from repr()s
-        self.source = source
+        self.fast, self.fast_batch, self.source = _compile(paths, delimiter, mode, lists, True)
+        # Without leaf checks: only for numpy output, where a non-leaf (a dict) forces an object array.
+        self.unchecked_batch = _compile(paths, delimiter, mode, lists, False)[1] if mode == "field" else None
         exact = _exact_lookup(mode, delimiter, lists)
         self.exact: Callable[[dict], tuple] = lambda r: tuple(exact(r, p) for p in paths)
 
@@ -157,9 +171,8 @@ class RowGetter:
         return self._rows(records)[0]
 
     def _rows(self, records: list) -> tuple[list[tuple], bool]:
-        fast = self.fast
         try:
-            return [fast(r) for r in records], False
+            return self.fast_batch(records), False
         except (LookupError, TypeError):
             return self._careful_rows(records), True
 
@@ -179,19 +192,29 @@ class RowGetter:
         """Rows as a 2-D numpy array; missing fields become NaN (numeric data) or None (object)."""
         import numpy as np
 
-        rows, careful = self._rows(records)
-        if not rows:
+        if not records:
             return np.empty((0, len(self.paths)), dtype=dtype or float)
-        if not careful:
+        fast_rows = self._unchecked_rows(records)
+        if fast_rows is not None:
             try:
-                array = np.array(rows, dtype=dtype)
+                array = np.array(fast_rows, dtype=dtype)
             except (TypeError, ValueError, OverflowError):
-                if dtype is not None:
-                    raise
+                pass  # ragged, mixed or non-leaf values: the careful path below decides
             else:
-                if dtype is not None or (array.dtype != object and array.ndim == 2):
+                # An object array may hold a non-leaf dict the unchecked path let through: redo it.
+                if array.dtype != object and array.ndim == 2:
                     return array
+        rows, careful = self._rows(records)
+        if not careful and dtype is not None:
+            return np.array(rows, dtype=dtype)
         return _array_with_missing(np, rows, dtype)
+
+    def _unchecked_rows(self, records: list) -> list[tuple] | None:
+        batch = self.unchecked_batch or self.fast_batch
+        try:
+            return batch(records)
+        except (LookupError, TypeError):
+            return None
 
 
 def _array_with_missing(np: Any, rows: list[tuple], dtype: Any) -> Any:
