@@ -132,11 +132,22 @@ def test_import_packflow_loads_no_heavy_library_and_touches_no_logging() -> None
 
 
 def test_importing_packflow_does_not_import_numpy_until_needed() -> None:
-    assert _run("import sys, packflow; print('numpy' in sys.modules)").strip() == "False"
+    code = "import sys\nfrom packflow import InferenceBackend\nprint('numpy' in sys.modules)"
+    assert _run(code).strip() == "False"
+
+
+def test_import_packflow_is_lazy_but_exposes_every_public_name() -> None:
+    code = (
+        "import sys, packflow\n"
+        "light = 'pydantic' not in sys.modules\n"
+        "ok = packflow.InferenceBackend.__name__ == 'InferenceBackend' and packflow.backend.preprocessors is not None\n"
+        "print(light, ok, 'BackendConfig' in dir(packflow))"
+    )
+    assert _run(code).split() == ["True", "True", "True"]
 
 
 def test_packflow_log_level_sets_the_packflow_logger_level() -> None:
-    code = "import logging, packflow; print(logging.getLogger('packflow').level, logging.getLogger().level)"
+    code = "import logging\nfrom packflow import InferenceBackend\nprint(logging.getLogger('packflow').level, logging.getLogger().level)"
     assert _run(code, PACKFLOW_LOG_LEVEL="debug").split() == ["10", "30"]
     assert _run(code, PACKFLOW_LOG_LEVEL="").split() == ["0", "30"]
 
