@@ -189,3 +189,19 @@ def test_version_is_a_string() -> None:
     import packflow
 
     assert isinstance(packflow.__version__, str) and packflow.__version__[0].isdigit()
+
+
+DOC_PAGES = ["backends", "configuration", "preprocessors", "metrics", "loaders", "testing"]
+
+
+@pytest.mark.parametrize("page", DOC_PAGES)
+def test_doc_page_examples_run(page: str, tmp_path: object) -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / f"{page}.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+    assert blocks, f"docs/{page}.md has no runnable example"
+    for block in blocks:
+        done = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
+        assert done.returncode == 0, f"docs/{page}.md example failed:\n{block}\n{done.stderr}"

@@ -22,7 +22,7 @@ class InferenceBackendValidator:
     def run(self, inputs: dict | list[dict]) -> dict | list[dict]:
         """Outputs for ``inputs`` if every check passes, else ``InferenceBackendValidationError``."""
         single = isinstance(inputs, dict)
-        records = [inputs] if single else inputs
+        records: list[Any] = [inputs] if single else inputs  # type: ignore[assignment]
         problems = _input_problems(records)
         if problems:
             raise _failure(problems)
