@@ -17,8 +17,10 @@ PUBLIC_MODULES = [
     "packflow.backend",
     "packflow.backend.base",
     "packflow.backend.configuration",
+    "packflow.backend.formats",
     "packflow.backend.metrics",
     "packflow.backend.preprocessors",
+    "packflow.backend.rolling",
     "packflow.backend.validation",
     "packflow.exceptions",
     "packflow.loaders",
@@ -146,6 +148,20 @@ def test_import_packflow_is_lazy_but_exposes_every_public_name() -> None:
     assert _run(code).split() == ["True", "True", "True"]
 
 
+def test_defining_a_backend_does_not_import_pydantic_until_constructed() -> None:
+    code = (
+        "import sys\n"
+        "from packflow import InferenceBackend\n"
+        "class B(InferenceBackend):\n"
+        "    def execute(self, inputs):\n"
+        "        return inputs\n"
+        "before = 'pydantic' in sys.modules\n"
+        "assert B.backend_config_model.__name__ == 'BackendConfig'\n"
+        "print(before, B()({'a': 1}) == {'a': 1}, 'pydantic' in sys.modules)"
+    )
+    assert _run(code).split() == ["False", "True", "True"]
+
+
 def test_packflow_log_level_sets_the_packflow_logger_level() -> None:
     code = "import logging\nfrom packflow import InferenceBackend\nprint(logging.getLogger('packflow').level, logging.getLogger().level)"
     assert _run(code, PACKFLOW_LOG_LEVEL="debug").split() == ["10", "30"]
@@ -162,10 +178,16 @@ def test_all_is_sorted_and_every_name_exists(name: str) -> None:
     assert not missing
 
 
-@pytest.mark.parametrize("package", ["packflow.backend", "packflow.utils", "packflow.utils.normalize", "packflow.loaders"])
+@pytest.mark.parametrize("package", ["packflow.backend", "packflow.utils", "packflow.utils.normalize", "packflow.loaders", "packflow"])
 def test_package_all_matches_its_public_reexports(package: str) -> None:
     module = importlib.import_module(package)
-    public = {n for n, v in vars(module).items() if not n.startswith("_") and not isinstance(v, type(sys))}
+    import __future__
+
+    public = {
+        n
+        for n, v in vars(module).items()
+        if not n.startswith("_") and not isinstance(v, (type(sys), __future__._Feature))
+    }
     assert public <= set(module.__all__), sorted(public - set(module.__all__))
 
 

@@ -6,12 +6,12 @@ imports it — costs almost nothing until a backend is actually defined.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 from packflow._version import __version__
 
-if TYPE_CHECKING:  # pragma: no cover
+if _typing.TYPE_CHECKING:  # pragma: no cover
     from packflow.backend.base import InferenceBackend
     from packflow.backend.configuration import BackendConfig
     from packflow.project import PackflowProject
@@ -28,11 +28,11 @@ _SUBMODULES = frozenset(
 )
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name in _ATTRIBUTES:
-        value = getattr(importlib.import_module(_ATTRIBUTES[name]), name)
+        value = getattr(_importlib.import_module(_ATTRIBUTES[name]), name)
     elif name in _SUBMODULES:
-        value = importlib.import_module(f"packflow.{name}")
+        value = _importlib.import_module(f"packflow.{name}")
     else:
         raise AttributeError(f"module 'packflow' has no attribute {name!r}")
     globals()[name] = value

@@ -5,11 +5,10 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from packflow.backend.configuration import BackendConfig, load_backend_configuration
-from packflow.backend.metrics import ExecutionMetrics, ExecutionTimes, RollingStats, StepStatistics
 from packflow.backend.preprocessors import Preprocessor, get_preprocessor
+from packflow.backend.rolling import RollingStats
 from packflow.backend.validation import InferenceBackendValidator
 from packflow.exceptions import (
     InferenceBackendInitializationError,
@@ -17,7 +16,23 @@ from packflow.exceptions import (
 )
 from packflow.logger import get_logger
 
+if TYPE_CHECKING:  # pragma: no cover
+    from packflow.backend.configuration import BackendConfig
+    from packflow.backend.metrics import ExecutionMetrics, StepStatistics
+
 __all__ = ["InferenceBackend"]
+
+
+class _DefaultConfigModel:
+    """Class-attribute default that resolves to ``BackendConfig`` on first access.
+
+    Defining or importing a backend class then does not import pydantic; constructing one does.
+    """
+
+    def __get__(self, instance: object, owner: type | None = None) -> type[BackendConfig]:
+        from packflow.backend.configuration import BackendConfig
+
+        return BackendConfig
 
 _clock = time.perf_counter
 
@@ -31,11 +46,13 @@ class InferenceBackend(ABC):
     """
 
     #: The pydantic model validating this backend's configuration; subclass ``BackendConfig`` to extend it.
-    backend_config_model: type[BackendConfig] | BackendConfig = BackendConfig
+    backend_config_model: type[BackendConfig] | BackendConfig = _DefaultConfigModel()  # type: ignore[assignment]
     #: Number of recent calls the rolling per-step percentiles cover.
     statistics_window: int = 1024
 
     def __init__(self, **kwargs: Any) -> None:
+        from packflow.backend.configuration import load_backend_configuration
+
         self.logger = get_logger(type(self).__name__)
         # ConfigurationError / PreprocessorInitError / UnknownPreprocessorError propagate as they are,
         # as in packflow 0.4 (they are ValueErrors, like pydantic's ValidationError was).
@@ -169,6 +186,8 @@ class InferenceBackend(ABC):
                 f"{type(self).__name__} has not been called yet; call it before asking for metrics.",
                 step="input",
             )
+        from packflow.backend.metrics import ExecutionMetrics, ExecutionTimes
+
         batch_size, marks = last
         times = (round((b - a) * 1000.0, 5) for a, b in zip(marks, marks[1:]))
         return ExecutionMetrics(

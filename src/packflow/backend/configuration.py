@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from packflow.backend.formats import InputFormats
 from packflow.constants import BACKEND_CONFIG_FILE_PATH_ENV
 from packflow.exceptions import ConfigurationError
 from packflow.logger import get_logger
@@ -17,14 +17,6 @@ from packflow.logger import get_logger
 __all__ = ["BackendConfig", "InputFormats", "deep_merge", "load_backend_configuration"]
 
 logger = get_logger()
-
-
-class InputFormats(enum.Enum):
-    """The built-in preprocessors, selected by ``BackendConfig.input_format``."""
-
-    PASSTHROUGH = "passthrough"
-    RECORDS = "records"
-    NUMPY = "numpy"
 
 
 class BackendConfig(BaseModel):

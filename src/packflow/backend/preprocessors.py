@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from packflow.backend.configuration import BackendConfig, InputFormats
+from packflow.backend.formats import InputFormats
 from packflow.exceptions import PreprocessorInitError, PreprocessorRuntimeError, UnknownPreprocessorError
 from packflow.utils._access import MISSING, RowGetter, compile_row_getter
 from packflow.utils.data import check_delimiter_collisions, flatten_dict, set_nested_field_direct
+
+if TYPE_CHECKING:  # pragma: no cover
+    from packflow.backend.configuration import BackendConfig
 
 __all__ = [
     "NumpyPreprocessor",
