@@ -286,3 +286,23 @@ def test_verbose_logs_each_calls_metrics(caplog: pytest.LogCaptureFixture) -> No
 
 def test_repr_names_class_and_config() -> None:
     assert repr(Echo(verbose=True)).startswith("Echo(") and "verbose=True" in repr(Echo(verbose=True))
+
+
+class Scaler(InferenceBackend):
+    def initialize(self) -> None:
+        self.factor = 3
+        self.initialized = getattr(self, "initialized", 0) + 1
+
+    def execute(self, inputs: list[dict]) -> list[dict]:
+        return [{"y": r["x"] * self.factor} for r in inputs]
+
+
+def test_backend_pickles_without_reinitialising_and_rebuilds_its_plan() -> None:
+    import pickle
+
+    backend = Scaler(feature_names=["x"])
+    backend([{"x": 1, "junk": 2}])
+    clone = pickle.loads(pickle.dumps(backend))
+    assert clone.initialized == 1 and clone.config == backend.config
+    assert clone([{"x": 2, "junk": 0}]) == [{"y": 6}]
+    assert clone.get_metrics().batch_size == 1 and clone.get_statistics()["total"].count == 1

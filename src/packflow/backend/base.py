@@ -35,6 +35,7 @@ class _DefaultConfigModel:
         return BackendConfig
 
 _clock = time.perf_counter
+_RUNTIME_ATTRIBUTES = ("_preprocessor", "_plan", "_step_names", "_stats", "_last", "_local", "_verbose")
 
 
 class InferenceBackend(ABC):
@@ -57,6 +58,11 @@ class InferenceBackend(ABC):
         # ConfigurationError / PreprocessorInitError / UnknownPreprocessorError propagate as they are,
         # as in packflow 0.4 (they are ValueErrors, like pydantic's ValidationError was).
         self.config = load_backend_configuration(self.backend_config_model, **kwargs)
+        self._build_runtime()
+        self._run_initialize()
+
+    def _build_runtime(self) -> None:
+        """Preprocessor, compiled plan, metrics: everything derived from the config (not pickled)."""
         self._preprocessor: Preprocessor = get_preprocessor(self.config)
         self._plan = self._compile_plan()
         self._step_names = tuple(name for name, _ in self._plan)
@@ -64,7 +70,18 @@ class InferenceBackend(ABC):
         self._last: tuple[int, list[float]] | None = None
         self._local = threading.local()
         self._verbose = self.config.verbose
-        self._run_initialize()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the user's state and config; the compiled plan and metrics are rebuilt on load."""
+        state = self.__dict__.copy()
+        for name in _RUNTIME_ATTRIBUTES:
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled backend without re-running ``initialize()``; metrics start afresh."""
+        self.__dict__.update(state)
+        self._build_runtime()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
