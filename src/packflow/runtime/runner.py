@@ -71,8 +71,8 @@ class Runner:
         if not records:
             return []
         results, calls = self._call(self.backend, records)
-        if calls == 1 and len(results) == len(records) and not _has_dead(results):
-            self.counters.batch_done(len(records), len(records), [], 1)
+        if calls == 1 and DeadLetter not in set(map(type, results)):  # clean path: no per-record Python
+            self.counters.batch_done(len(records), len(records), (), 1)
             return results
         dead = [r.step for r in results if type(r) is DeadLetter]
         self.counters.batch_done(len(records), len(records) - len(dead), dead, calls)
@@ -119,7 +119,12 @@ class Runner:
     # -- metrics --------------------------------------------------------------------------------
 
     def record_dead_letter(self, step: str, count: int = 1) -> None:
-        """Count records a driver dead-lettered before or after the backend (decode/encode)."""
+        """Count records a driver dead-lettered itself.
+
+        ``step="encode"`` (output that could not be serialised) moves records the Runner already
+        counted as out to dead; any other step (e.g. ``decode``) counts records that never reached
+        the Runner as both in and dead.
+        """
         self.counters.extra_dead(step, count)
 
     def snapshot(self) -> RunnerSnapshot:
@@ -128,9 +133,3 @@ class Runner:
         depth, in_flight = (self._aio.queue_depth, self._aio.in_flight) if self._aio is not None else (0, 0)
         return self.counters.snapshot(steps, depth, in_flight)
 
-
-def _has_dead(results: list) -> bool:
-    for r in results:
-        if type(r) is DeadLetter:
-            return True
-    return False
