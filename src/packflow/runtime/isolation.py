@@ -26,7 +26,6 @@ __all__ = ["BatchFailedError", "call_isolated", "call_or_fail"]
 
 Result = Any  # an output record (dict) or a DeadLetter
 Backend = Callable[[list], Any]
-_DICT_ONLY = {dict}
 
 
 class BatchFailedError(PackflowError):
@@ -69,19 +68,24 @@ def _attempt(backend: Backend, records: list) -> tuple[list | None, _Failure | N
     return outputs, None
 
 
-def _check_records(outputs: list, records: list) -> list[Result]:
-    """``outputs`` itself when every item is a dict (the common case, checked in C), else a copy
-    where each non-dict output is replaced by an ``output-contract`` dead letter."""
-    if set(map(type, outputs)) <= _DICT_ONLY:
-        return outputs
+def _check_records(outputs: list, records: list, known_dicts: bool = False) -> tuple[list[Result], int]:
+    """``(outputs, 0)`` when every item is a dict (the common case, checked in C), else a copy where
+    each non-dict output is replaced by an ``output-contract`` dead letter, and how many were.
+
+    ``known_dicts``: the inputs are all dicts, so outputs that *are* the input list need no check.
+    """
+    if (known_dicts and outputs is records) or list(map(type, outputs)).count(dict) == len(outputs):
+        return outputs, 0
     results: list[Result] = list(outputs)
+    bad = 0
     for i, out in enumerate(outputs):
         if not isinstance(out, dict):
+            bad += 1
             results[i] = DeadLetter(
                 records[i], "output-contract", "OutputContractError",
                 f"backend returned a {type(out).__name__} for this record; each output must be a dict",
             )
-    return results
+    return results, bad
 
 
 def _split(n: int, hint: int | None) -> list[tuple[int, int]]:
@@ -93,31 +97,38 @@ def _split(n: int, hint: int | None) -> list[tuple[int, int]]:
     return [(0, middle), (middle, n)]
 
 
-def call_isolated(backend: Backend, records: list) -> tuple[list[Result], int]:
-    """Results for ``records`` (outputs or dead letters, in input order) and the number of backend calls."""
+def call_isolated(backend: Backend, records: list, known_dicts: bool = False) -> tuple[list[Result], int, int]:
+    """Results for ``records`` (outputs or dead letters, in input order), backend calls made, dead letters."""
     outputs, failure = _attempt(backend, records)
     if failure is None:
-        return _check_records(outputs, records), 1  # type: ignore[arg-type]
+        return _clean(outputs, records, known_dicts)  # type: ignore[arg-type]
     results: list[Result] = [None] * len(records)
-    calls = 1
+    calls, dead = 1, 0
     todo = [(0, len(records), failure)]  # segments known to fail, with their failure
     while todo:
         lo, hi, why = todo.pop()
         if hi - lo == 1:
             results[lo] = why.dead_letter(records[lo])
+            dead += 1
             continue
         for a, b in _split(hi - lo, why.index):
             part = records[lo + a : lo + b]
             outputs, failure = _attempt(backend, part)
             calls += 1
             if failure is None:
-                results[lo + a : lo + b] = _check_records(outputs, part)  # type: ignore[arg-type]
+                results[lo + a : lo + b], bad = _check_records(outputs, part, known_dicts)  # type: ignore[arg-type]
+                dead += bad
             else:
                 todo.append((lo + a, lo + b, failure))
-    return results, calls
+    return results, calls, dead
 
 
-def call_or_fail(backend: Backend, records: list) -> tuple[list[Result], int]:
+def _clean(outputs: list, records: list, known_dicts: bool) -> tuple[list[Result], int, int]:
+    results, bad = _check_records(outputs, records, known_dicts)
+    return results, 1, bad
+
+
+def call_or_fail(backend: Backend, records: list, known_dicts: bool = False) -> tuple[list[Result], int, int]:
     """Like :func:`call_isolated` but raise ``BatchFailedError`` instead of splitting the batch."""
     outputs, failure = _attempt(backend, records)
     if failure is not None:
@@ -126,4 +137,4 @@ def call_or_fail(backend: Backend, records: list) -> tuple[list[Result], int]:
             DeadLetter(None, failure.step, failure.error_type, failure.message),
             len(records),
         )
-    return _check_records(outputs, records), 1  # type: ignore[arg-type]
+    return _clean(outputs, records, known_dicts)  # type: ignore[arg-type]

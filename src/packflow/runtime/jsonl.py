@@ -38,7 +38,6 @@ except ImportError:  # pragma: no cover - exercised when orjson is not installed
 __all__ = ["InputBatch", "JsonLinesReader", "JsonLinesWriter", "dumps", "loads", "run_jsonl"]
 
 CHUNK_SIZE = 1 << 20
-_DICT_ONLY = {dict}
 _FLUSH = object()
 
 
@@ -50,6 +49,8 @@ def _to_native(obj: Any) -> Any:
 
 if _orjson is not None:
     loads: Callable[[bytes], Any] = _orjson.loads
+    #: JSON-native values only; the fast path (a keyword-free call from C costs ~100 ns less per record).
+    _dumps_native: Callable[[Any], bytes] = _orjson.dumps
     dumps: Callable[[Any], bytes] = functools.partial(
         _orjson.dumps, default=_to_native, option=_orjson.OPT_SERIALIZE_NUMPY
     )
@@ -59,6 +60,8 @@ else:  # pragma: no cover
     def dumps(obj: Any) -> bytes:
         """Compact UTF-8 JSON; numpy/pandas values are converted, NaN is refused."""
         return json.dumps(obj, default=_to_native, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+    _dumps_native = dumps
 
 
 @dataclass
@@ -166,10 +169,15 @@ class JsonLinesReader:
         size = self.batch_size
         for start in range(0, len(items), size):
             chunk = items[start : start + size]
-            if set(map(type, chunk)) <= _DICT_ONLY:
+            if _all_dicts(chunk):
                 yield InputBatch(chunk, None, start + 1, None)
             else:
                 yield _split_elements(chunk, start + 1)
+
+
+def _all_dicts(items: list) -> bool:
+    """True when every item is exactly a dict (C-speed: one ``map`` and one ``count``)."""
+    return list(map(type, items)).count(dict) == len(items)
 
 
 def _pollable_fd(stream: BinaryIO) -> int | None:
@@ -198,7 +206,7 @@ def _decode_lines(lines: list[bytes], first: int) -> InputBatch:
         records = list(map(loads, lines))
     except ValueError:
         return _decode_lines_slowly(lines, first)
-    if set(map(type, records)) <= _DICT_ONLY:
+    if _all_dicts(records):
         return InputBatch(records, None, first, lines)
     return _decode_lines_slowly(lines, first)
 
@@ -212,7 +220,7 @@ def _decode_lines_slowly(lines: list[bytes], first: int) -> InputBatch:
         try:
             value = loads(line)
         except ValueError as exc:
-            reason = f"line {number} is not valid JSON ({exc}); write one JSON object per line"
+            reason = f"line {number} is not valid JSON ({_why(exc)}); write one JSON object per line"
             batch.dead.append(_decode_dead(_text(line), type(exc).__name__, reason, number))
             continue
         if type(value) is not dict:
@@ -242,6 +250,11 @@ def _decode_dead(record: Any, error_type: str, message: str, number: int) -> Dea
     return DeadLetter(record, "decode", error_type, message, source=number)
 
 
+def _why(exc: ValueError) -> str:
+    msg, column = getattr(exc, "msg", None), getattr(exc, "colno", None)
+    return f"{msg} at column {column}" if msg and column else str(exc)
+
+
 def _text(line: bytes) -> str:
     return line.rstrip(b"\r").decode("utf-8", errors="replace")
 
@@ -262,9 +275,12 @@ class JsonLinesWriter:
         if not records:
             return []
         try:
-            data = b"\n".join(map(dumps, records))
+            data = b"\n".join(map(_dumps_native, records))
         except (TypeError, ValueError, OverflowError):
-            return self._write_slowly(records)
+            try:  # numpy / pandas / torch values: convert them
+                data = b"\n".join(map(dumps, records))
+            except (TypeError, ValueError, OverflowError):
+                return self._write_slowly(records)
         self.stream.write(data)
         self.stream.write(b"\n")
         return []
@@ -302,10 +318,10 @@ def run_jsonl(
             runner.record_dead_letter("decode", len(batch.dead))
             if fail_fast:
                 _abort(batch.dead[0])
-        results = runner.process_batch(batch.records)
+        results, dead_count = runner.process_batch_counted(batch.records, known_dicts=True)
         dead = batch.dead
         positions: list[int] | None = None
-        if DeadLetter in set(map(type, results)):
+        if dead_count:
             results, positions, dead = _take_dead(results, batch, dead)
         failures = writer.write(results)
         if failures:
