@@ -106,7 +106,8 @@ def _totals_line(summary: dict[str, Any]) -> str:
     reasons = ", ".join(f"{step} {count:,}" for step, count in sorted(by_step.items()))
     dead = f"{summary.get('dead_letters', 0):,} dead-lettered" + (f" ({reasons})" if reasons else "")
     runner = summary.get("runner") or {}
-    batches = f" in {runner['batches']:,} batches" if "batches" in runner else ""
+    count = runner.get("batches")
+    batches = f" in {count:,} batch{'es' if count != 1 else ''}" if count is not None else ""
     return (
         f"records: {summary.get('records_in', 0):,} in, {summary.get('records_out', 0):,} out, {dead}{batches}; "
         f"{summary.get('elapsed_s', 0):.2f} s, {summary.get('records_per_s', 0):,.0f} records/s"

@@ -132,7 +132,7 @@ def _run_locally(target: str, input_path: str, output_path: str, dead_letters_pa
         bar = ProgressBar(sys.stderr, total) if show else None
         on_batch = (lambda n: bar.update(n, reader.bytes_read)) if bar is not None else None
         try:
-            run_jsonl(runner, reader, JsonLinesWriter(sink), dead.write, on_batch)
+            run_jsonl(runner, reader, JsonLinesWriter(sink, flush=reader.waits), dead.write, on_batch)
         except BatchFailedError as exc:
             click.echo(f"Error: {exc}", err=True)
             exit_code = EXIT_FAILURE
@@ -252,7 +252,7 @@ class _DeadLetterSink:
 
 
 def _where(source: Any) -> str:
-    return f"record {source}:" if source is not None else "record:"
+    return f"#{source}" if source is not None else "#?"
 
 
 # -- cluster engines --------------------------------------------------------------------------

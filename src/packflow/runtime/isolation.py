@@ -46,7 +46,8 @@ class _Failure:
         self.step, self.error_type, self.message, self.index = step, error_type, message, index
 
     def dead_letter(self, record: Any) -> DeadLetter:
-        return DeadLetter(record, self.step, self.error_type, self.message)
+        """The dead letter of a record that failed alone ("on record 0" would only confuse)."""
+        return DeadLetter(record, self.step, self.error_type, self.message.replace(" on record 0:", ":", 1))
 
 
 def _attempt(backend: Backend, records: list) -> tuple[list | None, _Failure | None]:

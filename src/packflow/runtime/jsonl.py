@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import select
@@ -99,6 +100,11 @@ class JsonLinesReader:
         self.bytes_read = 0
         self._pending_since: float | None = None
 
+    @property
+    def waits(self) -> bool:
+        """True when the input is a pipe, socket or terminal that may block (so batches are time-bounded)."""
+        return self.wait_s > 0 and _pollable_fd(self.stream) is not None
+
     def __iter__(self) -> Iterator[InputBatch]:
         chunks = self._chunks()
         head = b""
@@ -144,8 +150,8 @@ class JsonLinesReader:
             yield data
 
     def _line_batches(self, head: bytes, chunks: Iterator[Any]) -> Iterator[InputBatch]:
-        size, pending, tail, number = self.batch_size, [], head, 1
-        for chunk in chunks:
+        size, pending, tail, number = self.batch_size, [], b"", 1
+        for chunk in itertools.chain((head,), chunks):
             if chunk is not _FLUSH:
                 lines = (tail + chunk).split(b"\n")
                 tail = lines.pop()
@@ -160,8 +166,8 @@ class JsonLinesReader:
                 start, number = start + len(batch), number + len(batch)
             pending = pending[start:]
             self._pending_since = time.monotonic() if pending else None
-        tail_lines = tail.split(b"\n") if tail else []
-        pending.extend(tail_lines)
+        if tail:
+            pending.append(tail)
         for start in range(0, len(pending), size):
             yield _decode_lines(pending[start : start + size], number + start)
 
@@ -265,10 +271,11 @@ def _kind(value: Any) -> str:
 
 
 class JsonLinesWriter:
-    """Write records as JSON lines, a batch at a time."""
+    """Write records as JSON lines, a batch at a time (``flush=True``: flush after each batch)."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, flush: bool = False) -> None:
         self.stream = stream
+        self.flush = flush
 
     def write(self, records: list) -> list[tuple[int, str, str]]:
         """Write every encodable record; return ``(index, error type, message)`` for the others."""
@@ -283,6 +290,8 @@ class JsonLinesWriter:
                 return self._write_slowly(records)
         self.stream.write(data)
         self.stream.write(b"\n")
+        if self.flush:
+            self.stream.flush()
         return []
 
     def _write_slowly(self, records: list) -> list[tuple[int, str, str]]:
@@ -295,6 +304,8 @@ class JsonLinesWriter:
                 failures.append((index, type(exc).__name__, message))
         if encoded:
             self.stream.write(b"\n".join(encoded) + b"\n")
+        if self.flush:
+            self.stream.flush()
         return failures
 
 
