@@ -179,3 +179,40 @@ def test_run_jsonl_reports_progress(kit):
     run_jsonl(Runner(kit.Doubler(), max_batch_size=4), JsonLinesReader(io.BytesIO(data), 4), JsonLinesWriter(out),
               lambda d: None, seen.append)
     assert seen == [4, 8, 10]
+
+
+def test_deeply_nested_lines_are_dead_letters():
+    _, records, dead = read_all(b'{"a": 1}\n' + b"[" * 50_000 + b"\n" + b'{"b": ' * 5000 + b"\n")
+    assert records == [(1, {"a": 1})]
+    assert [(d.source, d.step) for d in dead] == [(2, "decode"), (3, "decode")]
+
+
+NO_ORJSON = r"""
+import io, json, sys
+sys.modules["orjson"] = None  # as if orjson were not installed
+from packflow import InferenceBackend
+from packflow.runtime import Runner
+from packflow.runtime import jsonl
+
+assert jsonl._orjson is None
+
+class Echo(InferenceBackend):
+    def execute(self, inputs):
+        return inputs
+
+out, dead = io.BytesIO(), []
+data = b'{"a": 1}\nnope\n{"b": "\xc3\xa9"}\n' + b"[" * 50000 + b"\n"
+jsonl.run_jsonl(Runner(Echo()), jsonl.JsonLinesReader(io.BytesIO(data), 10), jsonl.JsonLinesWriter(out), dead.extend)
+print(json.dumps({"out": out.getvalue().decode(), "dead": [(d.source, d.error_type) for d in dead]}))
+"""
+
+
+def test_works_without_orjson():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", NO_ORJSON], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert [json.loads(line) for line in result["out"].splitlines()] == [{"a": 1}, {"b": "é"}]
+    assert result["dead"] == [[2, "JSONDecodeError"], [4, "RecursionError"]]

@@ -125,12 +125,11 @@ def _run_locally(target: str, input_path: str, output_path: str, dead_letters_pa
     runner = Runner(_load_or_exit(target, backend_kwargs), max_batch_size=batch_size, max_wait_ms=max_wait_ms,
                     on_error=on_error)  # type: ignore[arg-type]
     _settle_memory()
-    exit_code = EXIT_OK
     with _binary_in(input_path) as source, _binary_out(output_path) as sink, _DeadLetterSink(dead_letters_path) as dead:
         reader = JsonLinesReader(source, batch_size, max_wait_ms)
-        total = os.path.getsize(input_path) if input_path != "-" else None
-        bar = ProgressBar(sys.stderr, total) if show else None
+        bar = ProgressBar(sys.stderr, os.path.getsize(input_path) if input_path != "-" else None) if show else None
         on_batch = (lambda n: bar.update(n, reader.bytes_read)) if bar is not None else None
+        exit_code = EXIT_OK
         try:
             run_jsonl(runner, reader, JsonLinesWriter(sink, flush=reader.waits), dead.write, on_batch)
         except BatchFailedError as exc:

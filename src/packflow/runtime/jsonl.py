@@ -39,6 +39,8 @@ except ImportError:  # pragma: no cover - exercised when orjson is not installed
 __all__ = ["InputBatch", "JsonLinesReader", "JsonLinesWriter", "dumps", "loads", "run_jsonl"]
 
 CHUNK_SIZE = 1 << 20
+#: What a JSON decoder raises for bad input (the stdlib raises RecursionError for very deep nesting).
+_DECODE_ERRORS = (ValueError, RecursionError)
 _FLUSH = object()
 
 
@@ -201,7 +203,7 @@ def _pollable_fd(stream: BinaryIO) -> int | None:
 def _parse_array(data: bytes) -> list | None:
     try:
         value = loads(data)
-    except ValueError:
+    except _DECODE_ERRORS:
         return None
     return value if isinstance(value, list) else None
 
@@ -210,7 +212,7 @@ def _decode_lines(lines: list[bytes], first: int) -> InputBatch:
     """Decode a stretch of lines; the common all-valid case runs entirely in C."""
     try:
         records = list(map(loads, lines))
-    except ValueError:
+    except _DECODE_ERRORS:
         return _decode_lines_slowly(lines, first)
     if _all_dicts(records):
         return InputBatch(records, None, first, lines)
@@ -225,7 +227,7 @@ def _decode_lines_slowly(lines: list[bytes], first: int) -> InputBatch:
             continue  # a blank line holds no record
         try:
             value = loads(line)
-        except ValueError as exc:
+        except _DECODE_ERRORS as exc:
             reason = f"line {number} is not valid JSON ({_why(exc)}); write one JSON object per line"
             batch.dead.append(_decode_dead(_text(line), type(exc).__name__, reason, number))
             continue
@@ -256,7 +258,7 @@ def _decode_dead(record: Any, error_type: str, message: str, number: int) -> Dea
     return DeadLetter(record, "decode", error_type, message, source=number)
 
 
-def _why(exc: ValueError) -> str:
+def _why(exc: Exception) -> str:
     msg, column = getattr(exc, "msg", None), getattr(exc, "colno", None)
     return f"{msg} at column {column}" if msg and column else str(exc)
 
@@ -325,26 +327,31 @@ def run_jsonl(
     fail_fast = runner.on_error == "fail"
     seen = 0
     for batch in reader:
-        if batch.dead:
-            runner.record_dead_letter("decode", len(batch.dead))
-            if fail_fast:
-                _abort(batch.dead[0])
-        results, dead_count = runner.process_batch_counted(batch.records, known_dicts=True)
-        dead = batch.dead
-        positions: list[int] | None = None
-        if dead_count:
-            results, positions, dead = _take_dead(results, batch, dead)
-        failures = writer.write(results)
-        if failures:
-            dead = dead + _encode_dead(failures, batch, positions)
-            runner.record_dead_letter("encode", len(failures))
-            if fail_fast:
-                _abort(dead[-1])
+        dead = _run_batch(runner, batch, writer, fail_fast)
         if dead:
-            on_dead(sorted(dead, key=_source_key))
+            on_dead(dead)
         seen += len(batch.records) + len(batch.dead)
         if on_batch is not None:
             on_batch(seen)
+
+
+def _run_batch(runner: Runner, batch: InputBatch, writer: JsonLinesWriter, fail_fast: bool) -> list[DeadLetter]:
+    """Process and write one batch; return its dead letters (decode, backend, encode) in input order."""
+    if batch.dead:
+        runner.record_dead_letter("decode", len(batch.dead))
+        if fail_fast:
+            _abort(batch.dead[0])
+    results, dead_count = runner.process_batch_counted(batch.records, known_dicts=True)
+    dead, positions = batch.dead, None
+    if dead_count:
+        results, positions, dead = _take_dead(results, batch, dead)
+    failures = writer.write(results)
+    if failures:
+        dead = dead + _encode_dead(failures, batch, positions)
+        runner.record_dead_letter("encode", len(failures))
+        if fail_fast:
+            _abort(dead[-1])
+    return sorted(dead, key=_source_key) if dead else dead
 
 
 def _take_dead(results: list, batch: InputBatch, dead: list[DeadLetter]) -> tuple[list, list[int], list[DeadLetter]]:
