@@ -234,3 +234,56 @@ def test_example_project(tmp_path):
     assert [(d["source"], d["step"]) for d in dead] == [
         (4, "transform_inputs"), (10, "transform_inputs"), (15, "decode"), (18, "decode")]
     assert "'lots'" in dead[0]["message"] and dead[0]["record"]["event_id"] == "evt-0903"
+
+
+def test_on_a_terminal_progress_and_table_are_shown_by_default(work):
+    import os
+    import pty
+
+    source = write_lines(work / "in.jsonl", records(30))
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([*PACKFLOW, "run", "backends:Doubler", "-i", str(source), "-o", "out.jsonl"],
+                              cwd=work, stderr=follower, stdout=subprocess.PIPE, timeout=60)
+        os.close(follower)
+        follower = -1
+        screen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO once the terminal has no writer left
+                break
+            if not chunk:
+                break
+            screen += chunk
+    finally:
+        if follower != -1:
+            os.close(follower)
+        os.close(leader)
+    assert done.returncode == 0
+    text = screen.decode()
+    assert "\r" in text and "100%" in text and "ETA" in text and "rec/s" in text  # the redrawn bar
+    assert "p50 ms" in text and "records: 30 in, 30 out, 0 dead-lettered" in text
+
+
+def test_progress_bar_and_summary_formatting():
+    import io
+
+    from packflow.cli._summary import ProgressBar, format_summary
+
+    stream = io.StringIO()
+    bar = ProgressBar(stream, total_bytes=1000)
+    bar.update(10, 250, force=True)
+    bar.close(40, 1000)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and "\r" not in stream.getvalue()  # not a terminal: plain lines
+    assert lines[0].startswith("[######..................]  25%") and "10 records" in lines[0]
+    assert "100%" in lines[1] and "40 records" in lines[1] and "ETA 0:00" in lines[1]
+    stats = {"count": 3, "mean_ms": 1.5, "p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 2.5}
+    table = format_summary({"steps": {"total": stats, "execute": stats, "preprocess": stats},
+                            "records_in": 5, "records_out": 4, "dead_letters": 1,
+                            "dead_letters_by_step": {"decode": 1}, "elapsed_s": 0.5, "records_per_s": 10.0,
+                            "runner": {"batches": 1}})
+    rows = [line.split()[0] for line in table.splitlines()[2:5]]
+    assert rows == ["preprocess", "execute", "total"]
+    assert table.splitlines()[-1] == "records: 5 in, 4 out, 1 dead-lettered (decode 1) in 1 batch; 0.50 s, 10 records/s"

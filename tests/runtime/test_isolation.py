@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from packflow import InferenceBackend
 from packflow.runtime import BatchFailedError, Runner, is_dead_letter
 
 
@@ -120,3 +121,38 @@ def test_property_exactly_the_poison_records_are_dead_lettered(kit, data, n, whe
         assert snap.backend_calls <= 1 + 2 * k * max(1, math.ceil(math.log2(n)))
     if where:
         assert snap.backend_calls <= 1 + 3 * k
+
+
+FAILURES = {  # flag -> (step the dead letter must name, text its message must contain)
+    "poison": ("execute", "poison record"),
+    "drop": ("output-contract", "0 outputs for a batch of 1"),
+    "bad_out": ("transform_outputs", "cannot format record"),
+    "scalar": ("output-contract", "returned a int for this record"),
+}
+
+
+class Chaos(InferenceBackend):
+    """Fails in a different way for each flag in FAILURES."""
+
+    def execute(self, inputs):
+        if any(r.get("poison") for r in inputs):
+            raise ValueError("poison record")
+        return [r for r in inputs if not r.get("drop")]
+
+    def transform_outputs(self, outputs):
+        if any(r.get("bad_out") for r in outputs):
+            raise RuntimeError("cannot format record")
+        return [42 if r.get("scalar") else {"id": r["id"]} for r in outputs]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flags=st.lists(st.sampled_from([None, None, None, *FAILURES]), min_size=1, max_size=60),
+       batch=st.integers(1, 64))
+def test_property_mixed_failures_each_get_their_own_step(kit, flags, batch):
+    records = [{"id": i, **({flag: True} if flag else {})} for i, flag in enumerate(flags)]
+    runner = Runner(Chaos(), max_batch_size=batch)
+    results = runner.process_batch(records)
+    kit.check_results(records, results, {i: FAILURES[f] for i, f in enumerate(flags) if f})
+    snap = runner.snapshot()
+    assert snap.records_out == flags.count(None)
+    assert sum(snap.dead_letters_by_step.values()) == len(flags) - flags.count(None)
