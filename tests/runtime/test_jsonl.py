@@ -216,3 +216,9 @@ def test_works_without_orjson():
     result = json.loads(done.stdout)
     assert [json.loads(line) for line in result["out"].splitlines()] == [{"a": 1}, {"b": "é"}]
     assert result["dead"] == [[2, "JSONDecodeError"], [4, "RecursionError"]]
+
+
+def test_a_line_longer_than_a_chunk_is_one_record():
+    big = json.dumps({"blob": "x" * (3 << 20)}).encode()
+    _, records, dead = read_all(b'{"a": 1}\n' + big + b'\n{"a": 2}', size=10)
+    assert [n for n, _ in records] == [1, 2, 3] and len(records[1][1]["blob"]) == 3 << 20 and dead == []

@@ -152,11 +152,15 @@ class JsonLinesReader:
             yield data
 
     def _line_batches(self, head: bytes, chunks: Iterator[Any]) -> Iterator[InputBatch]:
-        size, pending, tail, number = self.batch_size, [], b"", 1
+        size, pending, number = self.batch_size, [], 1
+        tail: list[bytes] = []  # pieces of a line not yet ended (a list: long lines are not re-copied)
         for chunk in itertools.chain((head,), chunks):
             if chunk is not _FLUSH:
-                lines = (tail + chunk).split(b"\n")
-                tail = lines.pop()
+                if b"\n" not in chunk:
+                    tail.append(chunk)
+                    continue
+                lines = (b"".join(tail) + chunk if tail else chunk).split(b"\n")
+                tail = [lines.pop()]
                 pending.extend(lines)
                 if len(pending) < size:
                     self._pending_since = self._pending_since or (time.monotonic() if pending else None)
@@ -168,8 +172,9 @@ class JsonLinesReader:
                 start, number = start + len(batch), number + len(batch)
             pending = pending[start:]
             self._pending_since = time.monotonic() if pending else None
-        if tail:
-            pending.append(tail)
+        last = b"".join(tail)
+        if last:
+            pending.append(last)
         for start in range(0, len(pending), size):
             yield _decode_lines(pending[start : start + size], number + start)
 
