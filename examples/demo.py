@@ -1,6 +1,6 @@
 """`make demo`: run the firewall-anomaly example project with `packflow run`.
 
-Scores examples/firewall-anomaly/sample_inputs.jsonl (normal traffic, two attacks, and four
+Scores examples/firewall-anomaly/events.jsonl (normal traffic, two attacks, and four
 deliberately broken lines), then prints the output records, the dead letters and the per-step
 latency table that `packflow run` reports.
 """
@@ -21,7 +21,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="packflow-demo-") as tmp:
         out, dead, metrics = (Path(tmp) / name for name in ("outputs.jsonl", "dead.jsonl", "metrics.json"))
         command = [
-            "run", str(PROJECT), "--input", str(PROJECT / "sample_inputs.jsonl"), "--output", str(out),
+            "run", str(PROJECT), "--input", str(PROJECT / "events.jsonl"), "--output", str(out),
             "--dead-letters", str(dead), "--metrics-json", str(metrics), "--batch-size", "8", "--progress",
         ]
         shown = " ".join(a.replace(str(PROJECT), "examples/firewall-anomaly").replace(tmp, "$TMP") for a in command)

@@ -224,7 +224,7 @@ def test_unknown_engine_module_exits_2(work):
 
 
 def test_example_project(tmp_path):
-    done = packflow(tmp_path, "run", str(EXAMPLE), "-i", str(EXAMPLE / "sample_inputs.jsonl"),
+    done = packflow(tmp_path, "run", str(EXAMPLE), "-i", str(EXAMPLE / "events.jsonl"),
                     "--dead-letters", "dead.jsonl")
     assert done.returncode == 3, done.stderr
     scored = outputs(done.stdout)
