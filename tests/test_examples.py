@@ -29,4 +29,4 @@ def test_example_flags_the_attacks_in_its_event_file():
             records.append(record)
     outputs = backend(records)
     assert len(outputs) == 2
-    assert all(o["anomaly"] is True for o in outputs)
+    assert all(o["is_anomaly"] is True and o["anomaly_score"] > 6.0 for o in outputs)
