@@ -22,7 +22,7 @@ __all__ = ["stream"]
 def _load_config(value: str | None) -> dict[str, Any]:
     if not value:
         return {}
-    text = value if value.lstrip().startswith("{") else _read_config_file(value)
+    text = value if value.lstrip()[:1] in ("{", "[") else _read_config_file(value)
     try:
         config = json.loads(text)
     except json.JSONDecodeError as exc:
