@@ -18,6 +18,7 @@ from typing import Any
 
 from packflow.exceptions import PackflowError
 from packflow.runtime.deadletter import DeadLetter
+from packflow.runtime.stream._transaction import transaction
 from packflow.runtime.stream.base import Batch, Rejected, Sink, SinkCounts, Source
 from packflow.runtime.stream.codec import (
     DATA_FIELD,
@@ -105,7 +106,7 @@ class RedisSource(Source):
         self._next_claim = 0.0
         self._claim_cursor = b"0-0"
         self._history: bytes | None = b"0"  # own unacknowledged entries are read first
-        self._per_entry = 1.0
+        self._per_entry = 0.0  # running mean of records per packed entry (0: none seen yet)
         self._suffixes: list[bytes] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -131,7 +132,7 @@ class RedisSource(Source):
     # -- reading --------------------------------------------------------------------------------
 
     def read(self, max_records: int, block_ms: int) -> Batch | None:
-        count = max(1, int(max_records / self._per_entry)) if self.packed else max_records
+        count = self._entry_count(max_records)
         if time.monotonic() >= self._next_claim:
             batch = self._reclaim(count)
             if batch is not None:
@@ -144,6 +145,14 @@ class RedisSource(Source):
             self._history = None
         entries = self._xreadgroup(count, block_ms, b">")
         return self._decode(entries) if entries else None
+
+    def _entry_count(self, max_records: int) -> int:
+        """Entries to ask for: one per record, or for packed entries as many as fit ``max_records``."""
+        if not self.packed:
+            return max_records
+        if not self._per_entry:  # records per packed entry unknown until the first read
+            return 1
+        return max(1, int(max_records / self._per_entry))
 
     def _xreadgroup(self, count: int, block_ms: int | None, start: bytes) -> list:
         args: list[Any] = ["XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", count]
@@ -221,7 +230,8 @@ class RedisSource(Source):
             if not rejected:
                 rejected = any(type(r) is not dict for r in packed)
         if acks:
-            self._per_entry = 0.8 * self._per_entry + 0.2 * max(1.0, len(records) / len(acks))
+            seen = max(1.0, len(records) / len(acks))
+            self._per_entry = 0.8 * self._per_entry + 0.2 * seen if self._per_entry else seen
         return Batch(records, sources, acks, has_rejected=rejected)
 
     def _suffix(self, n: int) -> list[bytes]:
@@ -266,10 +276,10 @@ class RedisSink(Sink):
         self.output_stream = output_stream
         self.dead_letter_stream = dead_letter_stream
         self.batched = output_mode == "batch"
-        self._xadd = ("XADD", output_stream, "MAXLEN", "~", maxlen, "*") if maxlen else ("XADD", output_stream, "*")
+        self._xadd = (b"XADD", output_stream, b"MAXLEN", b"~", maxlen, b"*") if maxlen else (b"XADD", output_stream, b"*")
 
     def write(self, batch: Batch, results: list[Any]) -> SinkCounts:
-        pipe = self.client.pipeline(transaction=True)
+        pipe = transaction(self.client)
         counts = self._append(pipe, batch, results)
         pipe.execute()
         return counts
@@ -277,7 +287,7 @@ class RedisSink(Sink):
     def write_and_ack(self, batch: Batch, results: list[Any], source: Source) -> SinkCounts:
         if not (isinstance(source, RedisSource) and source.client is self.client):
             return super().write_and_ack(batch, results, source)
-        pipe = self.client.pipeline(transaction=True)
+        pipe = transaction(self.client)
         counts = self._append(pipe, batch, results)
         source.ack_into(pipe, batch)
         try:
