@@ -25,6 +25,7 @@ from packflow.runtime.stream.codec import (
     decode_entry,
     decode_packed_entry,
     dumps,
+    only_dicts,
     original_payload,
     payload_bytes,
 )
@@ -228,7 +229,7 @@ class RedisSource(Source):
             records.extend(packed)
             sources.extend([eid + s for s in self._suffix(len(packed))])
             if not rejected:
-                rejected = any(type(r) is not dict for r in packed)
+                rejected = not only_dicts(packed)
         if acks:
             seen = max(1.0, len(records) / len(acks))
             self._per_entry = 0.8 * self._per_entry + 0.2 * seen if self._per_entry else seen
@@ -317,7 +318,7 @@ class RedisSink(Sink):
     def _append_batch(self, pipe: Any, batch: Batch, results: list[Any]) -> SinkCounts:
         counts = SinkCounts()
         outputs, ids = results, batch.sources
-        if not all(type(r) is dict for r in results):
+        if not only_dicts(results):
             outputs, ids = [], []
             for source, result in zip(batch.sources, results):
                 if type(result) is dict:
