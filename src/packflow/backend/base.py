@@ -5,22 +5,37 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from packflow.backend.configuration import BackendConfig, load_backend_configuration
-from packflow.backend.metrics import ExecutionMetrics, ExecutionTimes, RollingStats, StepStatistics
 from packflow.backend.preprocessors import Preprocessor, get_preprocessor
+from packflow.backend.rolling import RollingStats
 from packflow.backend.validation import InferenceBackendValidator
 from packflow.exceptions import (
     InferenceBackendInitializationError,
     InferenceBackendRuntimeError,
-    PackflowError,
 )
 from packflow.logger import get_logger
 
+if TYPE_CHECKING:  # pragma: no cover
+    from packflow.backend.configuration import BackendConfig
+    from packflow.backend.metrics import ExecutionMetrics, StepStatistics
+
 __all__ = ["InferenceBackend"]
 
+
+class _DefaultConfigModel:
+    """Class-attribute default that resolves to ``BackendConfig`` on first access.
+
+    Defining or importing a backend class then does not import pydantic; constructing one does.
+    """
+
+    def __get__(self, instance: object, owner: type | None = None) -> type[BackendConfig]:
+        from packflow.backend.configuration import BackendConfig
+
+        return BackendConfig
+
 _clock = time.perf_counter
+_RUNTIME_ATTRIBUTES = ("_preprocessor", "_plan", "_step_names", "_stats", "_last", "_local", "_verbose")
 
 
 class InferenceBackend(ABC):
@@ -32,26 +47,41 @@ class InferenceBackend(ABC):
     """
 
     #: The pydantic model validating this backend's configuration; subclass ``BackendConfig`` to extend it.
-    backend_config_model: type[BackendConfig] | BackendConfig = BackendConfig
+    backend_config_model: type[BackendConfig] | BackendConfig = _DefaultConfigModel()  # type: ignore[assignment]
     #: Number of recent calls the rolling per-step percentiles cover.
     statistics_window: int = 1024
 
     def __init__(self, **kwargs: Any) -> None:
+        from packflow.backend.configuration import load_backend_configuration
+
         self.logger = get_logger(type(self).__name__)
-        try:
-            self.config = load_backend_configuration(self.backend_config_model, **kwargs)
-            self._preprocessor: Preprocessor = get_preprocessor(self.config)
-        except PackflowError as exc:
-            raise InferenceBackendInitializationError(
-                f"Cannot construct {type(self).__name__}: {exc}"
-            ) from exc
+        # ConfigurationError / PreprocessorInitError / UnknownPreprocessorError propagate as they are,
+        # as in packflow 0.4 (they are ValueErrors, like pydantic's ValidationError was).
+        self.config = load_backend_configuration(self.backend_config_model, **kwargs)
+        self._build_runtime()
+        self._run_initialize()
+
+    def _build_runtime(self) -> None:
+        """Preprocessor, compiled plan, metrics: everything derived from the config (not pickled)."""
+        self._preprocessor: Preprocessor = get_preprocessor(self.config)
         self._plan = self._compile_plan()
         self._step_names = tuple(name for name, _ in self._plan)
         self._stats = RollingStats(self._step_names, window=self.statistics_window)
-        self._last: tuple[int, tuple[float, ...]] | None = None
+        self._last: tuple[int, list[float]] | None = None
         self._local = threading.local()
         self._verbose = self.config.verbose
-        self._run_initialize()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the user's state and config; the compiled plan and metrics are rebuilt on load."""
+        state = self.__dict__.copy()
+        for name in _RUNTIME_ATTRIBUTES:
+            state.pop(name, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled backend without re-running ``initialize()``; metrics start afresh."""
+        self.__dict__.update(state)
+        self._build_runtime()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.config!r})"
@@ -60,57 +90,55 @@ class InferenceBackend(ABC):
 
     def __call__(self, inputs: dict | list[dict]) -> dict | list[dict]:
         """Run the pipeline on one record (returns a dict) or a list of records (returns a list)."""
-        if type(inputs) is list or isinstance(inputs, list):
-            records, single = inputs, False
-        elif isinstance(inputs, dict):
-            records, single = [inputs], True
+        kind = type(inputs)
+        if kind is dict:
+            records: list = [inputs]
+        elif kind is list:
+            records = inputs  # type: ignore[assignment]
         else:
-            raise InferenceBackendRuntimeError(
-                f"{type(self).__name__} takes a record (dict) or a list of records, got {type(inputs).__name__}.",
-                step="input",
-            )
+            records = self._coerce_input(inputs)
         data: Any = records
-        times = []
-        start = _clock()
+        marks = [_clock()]
+        mark = marks.append
         for name, step in self._plan:
             try:
                 data = step(data)
             except Exception as exc:
                 self._stats.record_error(name)
                 raise self._step_error(name, exc) from exc
-            now = _clock()
-            times.append((now - start) * 1000.0)
-            start = now
-        if type(data) is not list:
-            self._stats.record_error("output-contract")
-            raise InferenceBackendRuntimeError(
-                f"{type(self).__name__} returned {type(data).__name__} from its last step; it must return a list "
-                "of records (one dict per input).",
-                step="output-contract",
-            )
-        self._finish(len(records), times)
-        if single:
-            return self._single_output(data)
-        return data
-
-    def _finish(self, batch_size: int, times: list[float]) -> None:
-        last = (batch_size, tuple(times))
+            mark(_clock())
+        if type(data) is not list and not isinstance(data, list):
+            raise self._output_error(f"returned {type(data).__name__} from its last step; it must return a list of records (one dict per input).")
+        if records is not inputs:
+            if len(data) != 1:
+                raise self._output_error(f"returned {len(data)} records for one input record; return exactly one.")
+            data = data[0]
+        last = (len(records), marks)
         self._last = last
         self._local.last = last
-        self._stats.record(times)
+        self._stats.record(marks)
         if self._verbose:
             self.logger.info("%s", self.get_metrics())
+        return data
 
-    def _single_output(self, data: list) -> Any:
-        if len(data) != 1:
-            raise InferenceBackendRuntimeError(
-                f"{type(self).__name__} returned {len(data)} records for one input record; return exactly one.",
-                step="output-contract",
-            )
-        return data[0]
+    def _coerce_input(self, inputs: Any) -> list:
+        if isinstance(inputs, list):
+            return inputs
+        if isinstance(inputs, dict):
+            return [inputs]
+        self._stats.record_error("input")
+        raise InferenceBackendRuntimeError(
+            f"{type(self).__name__} takes a record (dict) or a list of records, got {type(inputs).__name__}; "
+            "pass one dict or a list of dicts.",
+            step="input",
+        )
+
+    def _output_error(self, what: str) -> InferenceBackendRuntimeError:
+        self._stats.record_error("output-contract")
+        return InferenceBackendRuntimeError(f"{type(self).__name__} {what}", step="output-contract")
 
     def _compile_plan(self) -> list[tuple[str, Callable[[Any], Any]]]:
-        plan: list[tuple[str, Callable[[Any], Any]]] = [("preprocess", self._preprocessor)]
+        plan: list[tuple[str, Callable[[Any], Any]]] = [("preprocess", self._preprocessor.as_step())]
         if callable(getattr(self, "transform_inputs", None)):
             plan.append(("transform_inputs", self.transform_inputs))  # type: ignore[attr-defined]
         plan.append(("execute", self.execute))
@@ -175,10 +203,13 @@ class InferenceBackend(ABC):
                 f"{type(self).__name__} has not been called yet; call it before asking for metrics.",
                 step="input",
             )
-        batch_size, times = last
+        from packflow.backend.metrics import ExecutionMetrics, ExecutionTimes
+
+        batch_size, marks = last
+        times = (round((b - a) * 1000.0, 5) for a, b in zip(marks, marks[1:]))
         return ExecutionMetrics(
             batch_size=batch_size,
-            execution_times=ExecutionTimes(**dict(zip(self._step_names, (round(t, 5) for t in times)))),
+            execution_times=ExecutionTimes(**dict(zip(self._step_names, times))),
         )
 
     def get_statistics(self) -> dict[str, StepStatistics]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 from pathlib import Path
@@ -10,19 +9,14 @@ from typing import Any, Mapping
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from packflow.backend.formats import InputFormats
 from packflow.constants import BACKEND_CONFIG_FILE_PATH_ENV
 from packflow.exceptions import ConfigurationError
 from packflow.logger import get_logger
 
 __all__ = ["BackendConfig", "InputFormats", "deep_merge", "load_backend_configuration"]
 
-
-class InputFormats(enum.Enum):
-    """The built-in preprocessors, selected by ``BackendConfig.input_format``."""
-
-    PASSTHROUGH = "passthrough"
-    RECORDS = "records"
-    NUMPY = "numpy"
+logger = get_logger()
 
 
 class BackendConfig(BaseModel):
@@ -104,7 +98,7 @@ def load_backend_configuration(
     except ValidationError as exc:
         raise ConfigurationError(f"Invalid backend configuration from {source}: {_describe(exc)}") from exc
     _warn_unknown_keys(model, values)
-    get_logger().debug("Backend configuration: %r", config)
+    logger.debug("Backend configuration: %r", config)
     return config
 
 
@@ -113,7 +107,7 @@ def _warn_unknown_keys(model: type[BackendConfig], values: dict[str, Any]) -> No
         return
     unknown = sorted(set(values) - set(model.model_fields))
     if unknown:
-        get_logger().warning(
+        logger.warning(
             "Ignoring unknown backend config keys %s: %s has no such fields "
             "(add them to your BackendConfig subclass to use them).",
             unknown,

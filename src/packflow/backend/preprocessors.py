@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from packflow.backend.configuration import BackendConfig, InputFormats
+from packflow.backend.formats import InputFormats
 from packflow.exceptions import PreprocessorInitError, PreprocessorRuntimeError, UnknownPreprocessorError
 from packflow.utils._access import MISSING, RowGetter, compile_row_getter
 from packflow.utils.data import check_delimiter_collisions, flatten_dict, set_nested_field_direct
+
+if TYPE_CHECKING:  # pragma: no cover
+    from packflow.backend.configuration import BackendConfig
 
 __all__ = [
     "NumpyPreprocessor",
@@ -42,6 +45,14 @@ class Preprocessor(ABC):
                 f"{type(self).__name__} failed{where}: {type(exc).__name__}: {exc}", record_index=index
             ) from exc
 
+    def as_step(self) -> Callable[[Any], Any]:
+        """The callable the backend's pipeline runs: ``self``, or a bare identity when this is a no-op."""
+        return _identity if self.is_noop() else self
+
+    def is_noop(self) -> bool:
+        """Whether ``process`` returns its input unchanged whatever it is."""
+        return False
+
     @abstractmethod
     def resolve(self) -> None:
         """Check the config and compile it into an access plan."""
@@ -56,6 +67,9 @@ class PassthroughPreprocessor(Preprocessor):
 
     def resolve(self) -> None:
         return None
+
+    def is_noop(self) -> bool:
+        return type(self).process is PassthroughPreprocessor.process
 
     def process(self, raw_inputs: list[dict]) -> list[dict]:
         return raw_inputs
@@ -83,6 +97,9 @@ class RecordsPreprocessor(Preprocessor):
         uses_paths = any(delimiter in p for p in paths)
         self._check_collisions = uses_paths and not self._flatten and not cfg.ignore_delimiter_collisions
         self._build = self._compile_builder(delimiter)
+
+    def is_noop(self) -> bool:
+        return self.passthrough and type(self).process is RecordsPreprocessor.process
 
     def _compile_builder(self, delimiter: str) -> Callable[[dict, tuple], dict]:
         names = [dst for _, dst in self._renames] + self._features
@@ -120,10 +137,12 @@ class RecordsPreprocessor(Preprocessor):
         if self._check_collisions:
             self._raise_on_collisions(raw_inputs)
         build = self._build
-        if self._getter is None:
-            return [build(record, ()) for record in _checked(raw_inputs)]
-        rows = self._getter.rows(raw_inputs)
-        return [build(record, values) for record, values in zip(raw_inputs, rows)]
+        rows = self._getter.rows(raw_inputs) if self._getter is not None else [()] * len(_checked(raw_inputs))
+        try:
+            return [build(record, values) for record, values in zip(raw_inputs, rows)]
+        except Exception:
+            _raise_with_index(build, raw_inputs, rows)
+            raise
 
     def _raise_on_collisions(self, records: list[dict]) -> None:
         delimiter = self.config.nested_field_delimiter
@@ -187,6 +206,21 @@ def _present_check(nested: bool, delimiter: str) -> Callable[[dict, str], bool]:
     from packflow.utils.data import get_nested_field_direct
 
     return lambda out, name: get_nested_field_direct(out, name, delimiter) is not None
+
+
+def _identity(data: Any) -> Any:
+    return data
+
+
+def _raise_with_index(build: Callable[[dict, tuple], dict], records: list, rows: list) -> None:
+    """Re-run ``build`` record by record to raise the first failure with its record index."""
+    for index, (record, values) in enumerate(zip(records, rows)):
+        try:
+            build(record, values)
+        except Exception as exc:
+            raise PreprocessorRuntimeError(
+                f"RecordsPreprocessor failed at record {index}: {type(exc).__name__}: {exc}", record_index=index
+            ) from exc
 
 
 def _checked(records: list) -> list:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from packflow.exceptions import InferenceBackendValidationError
+from packflow.exceptions import InferenceBackendRuntimeError, InferenceBackendValidationError
 
 if TYPE_CHECKING:  # pragma: no cover
     from packflow.backend.base import InferenceBackend
@@ -22,11 +22,16 @@ class InferenceBackendValidator:
     def run(self, inputs: dict | list[dict]) -> dict | list[dict]:
         """Outputs for ``inputs`` if every check passes, else ``InferenceBackendValidationError``."""
         single = isinstance(inputs, dict)
-        records = [inputs] if single else inputs
+        records: list[Any] = [inputs] if single else inputs  # type: ignore[assignment]
         problems = _input_problems(records)
         if problems:
             raise _failure(problems)
-        outputs = self.backend(records)
+        try:
+            outputs = self.backend(records)
+        except InferenceBackendRuntimeError as exc:
+            if exc.step != "output-contract":
+                raise  # a step crashed: a bug in the backend, not a contract violation
+            raise _failure([str(exc)]) from exc
         problems = check_outputs(records, outputs, self.backend.config.output_keys)
         if problems:
             raise _failure(problems)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Iterator
 
 from packflow.backend.base import InferenceBackend
 from packflow.backend.configuration import deep_merge
 from packflow.exceptions import InferenceBackendLoadError
 
-__all__ = ["InferenceBackendLoader", "backend_classes_in"]
+__all__ = ["InferenceBackendLoader", "backend_classes_in", "on_sys_path"]
 
 
 class InferenceBackendLoader(ABC):
@@ -20,6 +22,8 @@ class InferenceBackendLoader(ABC):
 
     def __init__(self, path: str) -> None:
         self.path = path
+        #: The module the target was imported from (set by ``load_backend_module``), for error messages.
+        self.module: ModuleType | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r})"
@@ -28,8 +32,20 @@ class InferenceBackendLoader(ABC):
     def load_backend_module(self) -> Any:
         """Import and return the object the target names (a backend class or instance)."""
 
+    def search_path(self) -> Path | None:
+        """A directory to put on ``sys.path`` while importing and instantiating (None: leave it alone)."""
+        return None
+
     def load(self, **backend_kwargs: Any) -> InferenceBackend:
-        """The backend, instantiated with ``backend_kwargs`` if the target is a class."""
+        """The backend, instantiated with ``backend_kwargs`` if the target is a class.
+
+        ``search_path()`` (the project directory, for example) is on ``sys.path`` only while the
+        module is imported and the class instantiated, so imports inside ``initialize()`` work.
+        """
+        with on_sys_path(self.search_path()):
+            return self._load(backend_kwargs)
+
+    def _load(self, backend_kwargs: dict[str, Any]) -> InferenceBackend:
         try:
             obj = self.load_backend_module()
         except InferenceBackendLoadError:
@@ -48,7 +64,8 @@ class InferenceBackendLoader(ABC):
         if isinstance(obj, InferenceBackend):
             return obj
         raise InferenceBackendLoadError(
-            f"{self.path!r} is a {type(obj).__name__} ({obj!r:.80}), not an InferenceBackend subclass or instance."
+            f"{self.path!r} is a {type(obj).__name__} ({obj!r:.80}), not an InferenceBackend subclass or instance; "
+            f"{_found_hint(self.module)}."
         )
 
     @classmethod
@@ -65,7 +82,7 @@ class InferenceBackendLoader(ABC):
         if config.loader == "local":
             loader = LocalLoader(config.inference_backend, base_dir=root)
         else:
-            loader = ModuleLoader(config.inference_backend)
+            loader = ModuleLoader(config.inference_backend, base_dir=root)
         return loader.load(**deep_merge(config.backend_config, backend_kwargs))
 
     @classmethod
@@ -89,3 +106,29 @@ def backend_classes_in(module: ModuleType) -> list[str]:
     )
 
 
+
+def _found_hint(module: ModuleType | None) -> str:
+    """``it defines these backends: A, B`` (or that it defines none) for a loader error message."""
+    if module is None:
+        return "check the target 'module:ClassName'"
+    found = backend_classes_in(module)
+    if found:
+        return f"the module defines these InferenceBackend classes: {', '.join(found)}"
+    return "the module defines no InferenceBackend subclass"
+
+
+@contextlib.contextmanager
+def on_sys_path(directory: Path | None) -> Iterator[None]:
+    """Put ``directory`` first on ``sys.path`` for the duration of the block (if it was not there)."""
+    entry = str(directory) if directory is not None else None
+    added = entry is not None and entry not in sys.path
+    if added:
+        sys.path.insert(0, entry)  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        if added:
+            try:
+                sys.path.remove(entry)  # type: ignore[arg-type]
+            except ValueError:
+                pass

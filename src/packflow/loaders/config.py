@@ -19,6 +19,7 @@ __all__ = [
     "NAME_PATTERN",
     "RUNTIME_CONFIG_KEYS",
     "PackflowConfig",
+    "SAMPLE_INPUTS_KEY",
     "apply_env_vars",
     "get_python_version",
     "normalize_archive_name",
@@ -28,6 +29,8 @@ METADATA_KEYS = ["name", "version", "description", "maintainers"]
 RUNTIME_CONFIG_KEYS = ["inference_backend", "loader", "python_version"]
 SECTION_KEYS = ["env", "backend_config", "extra"]
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
+#: Key under ``extra`` naming the project's sample-input file (JSON lines), relative to the project root.
+SAMPLE_INPUTS_KEY = "sample_inputs"
 
 NameStr = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 BackendTarget = Annotated[str, StringConstraints(pattern=r"^[^:\s]+:[^:\s]+$")]
@@ -76,7 +79,7 @@ class PackflowConfig(BaseModel):
             raise ProjectError(f"{path} is not valid YAML: {exc}") from exc
         if not isinstance(raw, dict):
             raise ProjectError(f"{path} must be a YAML mapping of keys such as name, version, inference_backend.")
-        return cls.from_dict(raw, source=str(path))
+        return cls.from_dict(_stringify_scalars(raw), source=str(path))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = PACKAGING_CONFIG_NAME) -> PackflowConfig:
@@ -99,6 +102,22 @@ class PackflowConfig(BaseModel):
                 else:
                     problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
             raise ProjectError(f"Invalid {source}: " + "; ".join(problems)) from exc
+
+    @property
+    def sample_inputs(self) -> str | None:
+        """The sample-input file named by ``extra.sample_inputs``, if any (relative to the project root)."""
+        value = self.extra.get(SAMPLE_INPUTS_KEY)
+        return str(value) if value is not None else None
+
+    def metadata(self) -> dict[str, Any]:
+        """The METADATA section as a dict (name, version, description, maintainers)."""
+        data = self.model_dump()
+        return {k: data[k] for k in METADATA_KEYS}
+
+    def runtime(self) -> dict[str, Any]:
+        """The RUNTIME section as a dict (inference_backend, loader, python_version)."""
+        data = self.model_dump()
+        return {k: data[k] for k in RUNTIME_CONFIG_KEYS}
 
     def archive_file_name(self, base_dir: str | Path) -> Path:
         """``<base_dir>/<name with - as _>-<version>.zip``."""
@@ -128,6 +147,27 @@ class PackflowConfig(BaseModel):
         path = Path(base_dir).resolve() / REQUIREMENTS_TEXT_NAME
         path.write_text(f"packflow=={__version__}\n", encoding="utf-8")
         return path
+
+
+def _stringify_scalars(raw: dict[str, Any]) -> dict[str, Any]:
+    # YAML reads `version: 1.0` as a float and `python_version: 3.10` as 3.1; keep what the user typed
+    # where a string is expected, and env values (always strings in os.environ) as text.
+    fixed = dict(raw)
+    for key in ("version", "python_version", "description"):
+        if isinstance(fixed.get(key), (int, float)) and not isinstance(fixed.get(key), bool):
+            fixed[key] = str(fixed[key])
+    env = fixed.get("env")
+    if isinstance(env, dict):
+        fixed["env"] = {k: _env_text(v) for k, v in env.items()}
+    return fixed
+
+
+def _env_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value  # strings pass; anything else fails validation with the key named
 
 
 def _dump(data: dict[str, Any]) -> str:

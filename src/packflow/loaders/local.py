@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import zlib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from packflow.exceptions import InferenceBackendLoadError
-from packflow.loaders.base import InferenceBackendLoader, backend_classes_in
+from packflow.loaders.base import InferenceBackendLoader, _found_hint
 from packflow.loaders.utils import inference_backend_parts
 
 __all__ = ["LocalLoader"]
@@ -18,13 +19,17 @@ __all__ = ["LocalLoader"]
 class LocalLoader(InferenceBackendLoader):
     """Load ``'module:Name'`` from ``base_dir/module.py`` (dots in ``module`` are folders).
 
-    The base directory is on ``sys.path`` only while the file is imported, so sibling imports
-    inside the backend file work without leaving the project importable afterwards.
+    ``base_dir`` defaults to the working directory. It is on ``sys.path`` only while the file is
+    imported and the backend instantiated (so sibling imports, also inside ``initialize()``, work)
+    and is removed afterwards: loading a project does not leave it importable.
     """
 
     def __init__(self, path: str, base_dir: str | Path | None = None) -> None:
         super().__init__(path)
         self.base_dir = Path(base_dir if base_dir is not None else ".").resolve()
+
+    def search_path(self) -> Path | None:
+        return self.base_dir
 
     def module_file(self) -> Path:
         """The file the target points at."""
@@ -36,36 +41,32 @@ class LocalLoader(InferenceBackendLoader):
         source = self.module_file()
         if not source.is_file():
             raise InferenceBackendLoadError(
-                f"Cannot load {self.path!r}: no file {source} (module {module_name!r} resolved against "
-                f"base_dir {self.base_dir}). Check the path or pass base_dir=."
+                f"Cannot load {self.path!r}: looked for the file {source} (module {module_name!r} relative to "
+                f"base_dir {self.base_dir}) and found none. Check the path, or pass base_dir=."
             )
-        module = _import_file(source, self.base_dir)
-        if not hasattr(module, attr):
-            found = backend_classes_in(module)
-            hint = f"it defines these backends: {', '.join(found)}" if found else "it defines no InferenceBackend subclass"
-            raise InferenceBackendLoadError(f"{source} has no attribute {attr!r}; {hint}.")
-        return getattr(module, attr)
+        self.module = _import_file(source)
+        if not hasattr(self.module, attr):
+            raise InferenceBackendLoadError(
+                f"Cannot load {self.path!r}: {source} has no attribute {attr!r}; {_found_hint(self.module)}."
+            )
+        return getattr(self.module, attr)
 
 
-def _import_file(source: Path, base_dir: Path) -> ModuleType:
-    name = f"packflow_local_{abs(hash(str(source))):x}_{source.stem}"
+def _module_name(source: Path) -> str:
+    """A name stable across processes (unlike ``hash()``) that cannot shadow a real module."""
+    return f"packflow_local_{zlib.crc32(str(source).encode()):08x}_{source.stem}"
+
+
+def _import_file(source: Path) -> ModuleType:
+    name = _module_name(source)
     spec = importlib.util.spec_from_file_location(name, source)
     if spec is None or spec.loader is None:
         raise InferenceBackendLoadError(f"Cannot import {source}: not a Python source file.")
     module = importlib.util.module_from_spec(spec)
-    added = str(base_dir) not in sys.path
-    if added:
-        sys.path.insert(0, str(base_dir))
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(name, None)
         raise
-    finally:
-        if added:
-            try:
-                sys.path.remove(str(base_dir))
-            except ValueError:
-                pass
     return module

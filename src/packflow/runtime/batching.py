@@ -35,22 +35,45 @@ def iter_batches(items: Iterable[Any], size: int, max_wait_ms: float | None = No
 def _timed_batches(iterator: Iterator[Any], size: int, wait_s: float) -> Iterator[list]:
     inbox: queue.Queue = queue.Queue(maxsize=size * 4)
     failure: list[BaseException] = []
+    stop = threading.Event()
+    threading.Thread(
+        target=_read_into, args=(iterator, inbox, stop, failure), name="packflow-batch-reader", daemon=True
+    ).start()
+    try:
+        yield from _collect(inbox, size, wait_s)
+    finally:
+        stop.set()  # the consumer stopped early or finished: let the reader thread exit
+    if failure:
+        raise failure[0]
 
-    def read() -> None:
+
+def _read_into(iterator: Iterator[Any], inbox: queue.Queue, stop: threading.Event, failure: list) -> None:
+    """Reader thread: move items into ``inbox`` until the input ends or the consumer goes away."""
+    try:
+        for item in iterator:
+            if not _put(inbox, item, stop):
+                return
+    except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+        failure.append(exc)
+    _put(inbox, _END, stop)
+
+
+def _put(inbox: queue.Queue, item: Any, stop: threading.Event) -> bool:
+    while not stop.is_set():
         try:
-            for item in iterator:
-                inbox.put(item)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
-            failure.append(exc)
-        finally:
-            inbox.put(_END)
+            inbox.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
 
-    threading.Thread(target=read, name="packflow-batch-reader", daemon=True).start()
-    done = False
-    while not done:
+
+def _collect(inbox: queue.Queue, size: int, wait_s: float) -> Iterator[list]:
+    """Batches from ``inbox``: full ones at once, a partial one ``wait_s`` after its first item."""
+    while True:
         first = inbox.get()
         if first is _END:
-            break
+            return
         batch = [first]
         deadline = time.monotonic() + wait_s
         while len(batch) < size:
@@ -60,9 +83,7 @@ def _timed_batches(iterator: Iterator[Any], size: int, wait_s: float) -> Iterato
             except queue.Empty:
                 break
             if item is _END:
-                done = True
-                break
+                yield batch
+                return
             batch.append(item)
         yield batch
-    if failure:
-        raise failure[0]

@@ -1,9 +1,18 @@
-"""Per-record error isolation: bisect a failing batch until the bad records stand alone.
+"""Per-record error isolation: split a failing batch until the bad records stand alone.
 
-A batch call that raises (or returns the wrong number of records) is split in halves and each half
-is retried, recursively. Records that still fail alone become dead letters; every other record gets
-its output. For ``k`` bad records in a batch of ``n`` this costs at most about ``2·k·log2(n)``
-extra backend calls; a clean batch costs exactly one call.
+A batch call that raises (or returns the wrong number of records) is split and each part is
+retried. Records that still fail alone become dead letters; every other record gets its output.
+
+Cost, for ``k`` bad records in a batch of ``n``:
+
+- a clean batch costs exactly one backend call;
+- when the failure names its record (``InferenceBackendRuntimeError.record_index``, which the
+  built-in preprocessors set), the batch is split around that record: about ``3·k + 1`` calls;
+- otherwise the batch is bisected (halves, recursively): at most about ``2·k·log2(n/k) + 1``
+  calls, i.e. O(k log n). With one bad record in 1,000 that is about 21 calls.
+
+The work list is explicit (no recursion), so even a batch where every record fails cannot hit
+Python's recursion limit.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from packflow.runtime.deadletter import DeadLetter
 __all__ = ["BatchFailedError", "call_isolated", "call_or_fail"]
 
 Result = Any  # an output record (dict) or a DeadLetter
+Backend = Callable[[list], Any]
 
 
 class BatchFailedError(PackflowError):
@@ -27,57 +37,105 @@ class BatchFailedError(PackflowError):
         self.size = size
 
 
-def _attempt(backend: Callable[[list], Any], records: list) -> tuple[list | None, DeadLetter | None]:
-    """(outputs, None) when the call honoured the contract, else (None, failure as a dead letter)."""
+class _Failure:
+    """Why a call failed, and (when the backend said so) which record of the call caused it."""
+
+    __slots__ = ("step", "error_type", "message", "index")
+
+    def __init__(self, step: str, error_type: str, message: str, index: int | None = None) -> None:
+        self.step, self.error_type, self.message, self.index = step, error_type, message, index
+
+    def dead_letter(self, record: Any) -> DeadLetter:
+        """The dead letter of a record that failed alone ("on record 0" would only confuse)."""
+        return DeadLetter(record, self.step, self.error_type, self.message.replace(" on record 0:", ":", 1))
+
+
+def _attempt(backend: Backend, records: list) -> tuple[list | None, _Failure | None]:
+    """(outputs, None) when the call honoured the contract, else (None, why it failed)."""
     try:
         outputs = backend(records)
     except InferenceBackendRuntimeError as exc:
-        return None, _failure(records, exc.step, exc)
+        cause = exc.__cause__ or exc
+        return None, _Failure(exc.step, type(cause).__name__, str(exc), exc.record_index)
     except Exception as exc:  # noqa: BLE001 - any backend failure is isolated, never fatal
-        return None, _failure(records, "execute", exc)
+        return None, _Failure("execute", type(exc).__name__, f"{type(exc).__name__}: {exc}")
     if type(outputs) is not list or len(outputs) != len(records):
-        count = len(outputs) if isinstance(outputs, list) else type(outputs).__name__
-        message = f"backend returned {count} outputs for a batch of {len(records)} records; return one record per input"
-        return None, DeadLetter(None, "output-contract", "OutputContractError", message)
+        count = len(outputs) if isinstance(outputs, list) else f"a {type(outputs).__name__} instead of a list of"
+        message = (
+            f"backend returned {count} outputs for a batch of {len(records)} records; "
+            "return exactly one output record per input, in input order"
+        )
+        return None, _Failure("output-contract", "OutputContractError", message)
     return outputs, None
 
 
-def _failure(records: list, step: str, exc: BaseException) -> DeadLetter:
-    cause = exc.__cause__ if isinstance(exc, InferenceBackendRuntimeError) and exc.__cause__ else exc
-    return DeadLetter(None, step, type(cause).__name__, str(exc))
+def _check_records(outputs: list, records: list, known_dicts: bool = False) -> tuple[list[Result], int]:
+    """``(outputs, 0)`` when every item is a dict (the common case, checked in C), else a copy where
+    each non-dict output is replaced by an ``output-contract`` dead letter, and how many were.
 
-
-def _check_records(outputs: list, records: list) -> list[Result]:
-    results: list[Result] = outputs
+    ``known_dicts``: the inputs are all dicts, so outputs that *are* the input list need no check.
+    """
+    if (known_dicts and outputs is records) or list(map(type, outputs)).count(dict) == len(outputs):
+        return outputs, 0
+    results: list[Result] = list(outputs)
+    bad = 0
     for i, out in enumerate(outputs):
-        if type(out) is not dict and not isinstance(out, dict):
-            if results is outputs:
-                results = list(outputs)
+        if not isinstance(out, dict):
+            bad += 1
             results[i] = DeadLetter(
                 records[i], "output-contract", "OutputContractError",
                 f"backend returned a {type(out).__name__} for this record; each output must be a dict",
             )
-    return results
+    return results, bad
 
 
-def call_isolated(backend: Callable[[list], Any], records: list) -> tuple[list[Result], int]:
-    """Results for ``records`` (outputs or dead letters, in input order) and the number of backend calls."""
+def _split(n: int, hint: int | None) -> list[tuple[int, int]]:
+    """Parts of ``range(n)`` to retry: around the named record if known, else two halves."""
+    if hint is not None and 0 <= hint < n:
+        parts = [(0, hint), (hint, hint + 1), (hint + 1, n)]
+        return [(lo, hi) for lo, hi in parts if hi > lo]
+    middle = n // 2
+    return [(0, middle), (middle, n)]
+
+
+def call_isolated(backend: Backend, records: list, known_dicts: bool = False) -> tuple[list[Result], int, int]:
+    """Results for ``records`` (outputs or dead letters, in input order), backend calls made, dead letters."""
     outputs, failure = _attempt(backend, records)
     if failure is None:
-        return _check_records(outputs, records), 1  # type: ignore[arg-type]
-    if len(records) == 1:
-        return [DeadLetter(records[0], failure.step, failure.error_type, failure.message, failure.timestamp)], 1
-    middle = len(records) // 2
-    left, left_calls = call_isolated(backend, records[:middle])
-    right, right_calls = call_isolated(backend, records[middle:])
-    return left + right, 1 + left_calls + right_calls
+        return _clean(outputs, records, known_dicts)  # type: ignore[arg-type]
+    results: list[Result] = [None] * len(records)
+    calls, dead = 1, 0
+    todo = [(0, len(records), failure)]  # segments known to fail, with their failure
+    while todo:
+        lo, hi, why = todo.pop()
+        if hi - lo == 1:
+            results[lo] = why.dead_letter(records[lo])
+            dead += 1
+            continue
+        for a, b in _split(hi - lo, why.index):
+            part = records[lo + a : lo + b]
+            outputs, failure = _attempt(backend, part)
+            calls += 1
+            if failure is None:
+                results[lo + a : lo + b], bad = _check_records(outputs, part, known_dicts)  # type: ignore[arg-type]
+                dead += bad
+            else:
+                todo.append((lo + a, lo + b, failure))
+    return results, calls, dead
 
 
-def call_or_fail(backend: Callable[[list], Any], records: list) -> tuple[list[Result], int]:
-    """Like :func:`call_isolated` but raise ``BatchFailedError`` instead of bisecting."""
+def _clean(outputs: list, records: list, known_dicts: bool) -> tuple[list[Result], int, int]:
+    results, bad = _check_records(outputs, records, known_dicts)
+    return results, 1, bad
+
+
+def call_or_fail(backend: Backend, records: list, known_dicts: bool = False) -> tuple[list[Result], int, int]:
+    """Like :func:`call_isolated` but raise ``BatchFailedError`` instead of splitting the batch."""
     outputs, failure = _attempt(backend, records)
     if failure is not None:
         raise BatchFailedError(
-            f"A batch of {len(records)} records failed in {failure.step}: {failure.message}", failure, len(records)
+            f"A batch of {len(records)} records failed in {failure.step}: {failure.message}",
+            DeadLetter(None, failure.step, failure.error_type, failure.message),
+            len(records),
         )
-    return _check_records(outputs, records), 1  # type: ignore[arg-type]
+    return _clean(outputs, records, known_dicts)  # type: ignore[arg-type]

@@ -59,28 +59,40 @@ class Runner:
 
     def process_batch(self, records: list) -> list[Any]:
         """Results for ``records`` (chunked by ``max_batch_size``), one per input, in order."""
+        return self.process_batch_counted(records)[0]
+
+    def process_batch_counted(self, records: list, *, known_dicts: bool = False) -> tuple[list[Any], int]:
+        """Like :meth:`process_batch`, plus how many results are dead letters (0 on the clean path),
+        so drivers can skip scanning the results of clean batches.
+
+        ``known_dicts=True`` promises every input is a dict (a driver that decoded them checked
+        already): a backend that returns its input list unchanged then skips the output type check.
+        """
         size = self.max_batch_size
         if len(records) <= size:
-            return self._process_chunk(records)
+            return self._process_chunk(records, known_dicts)
         results: list[Any] = []
+        dead = 0
         for start in range(0, len(records), size):
-            results.extend(self._process_chunk(records[start : start + size]))
-        return results
+            chunk, chunk_dead = self._process_chunk(records[start : start + size], known_dicts)
+            results.extend(chunk)
+            dead += chunk_dead
+        return results, dead
 
-    def _process_chunk(self, records: list) -> list[Any]:
+    def _process_chunk(self, records: list, known_dicts: bool = False) -> tuple[list[Any], int]:
         if not records:
-            return []
-        results, calls = self._call(self.backend, records)
-        if calls == 1 and len(results) == len(records) and not _has_dead(results):
-            self.counters.batch_done(len(records), len(records), [], 1)
-            return results
-        dead = [r.step for r in results if type(r) is DeadLetter]
-        self.counters.batch_done(len(records), len(records) - len(dead), dead, calls)
-        return results
+            return [], 0
+        results, calls, dead = self._call(self.backend, records, known_dicts)
+        if not dead:  # the clean path: no per-record Python
+            self.counters.batch_done(len(records), len(records), (), calls)
+            return results, 0
+        steps = [r.step for r in results if type(r) is DeadLetter]
+        self.counters.batch_done(len(records), len(records) - dead, steps, calls)
+        return results, dead
 
     def process(self, record: dict) -> Any:
         """The result for a single record."""
-        return self._process_chunk([record])[0]
+        return self._process_chunk([record])[0][0]
 
     def map(self, records: Iterable[Any]) -> Iterator[Any]:
         """Results for a (possibly endless) iterable, in order, with bounded memory.
@@ -119,7 +131,12 @@ class Runner:
     # -- metrics --------------------------------------------------------------------------------
 
     def record_dead_letter(self, step: str, count: int = 1) -> None:
-        """Count records a driver dead-lettered before or after the backend (decode/encode)."""
+        """Count records a driver dead-lettered itself.
+
+        ``step="encode"`` (output that could not be serialised) moves records the Runner already
+        counted as out to dead; any other step (e.g. ``decode``) counts records that never reached
+        the Runner as both in and dead.
+        """
         self.counters.extra_dead(step, count)
 
     def snapshot(self) -> RunnerSnapshot:
@@ -128,9 +145,3 @@ class Runner:
         depth, in_flight = (self._aio.queue_depth, self._aio.in_flight) if self._aio is not None else (0, 0)
         return self.counters.snapshot(steps, depth, in_flight)
 
-
-def _has_dead(results: list) -> bool:
-    for r in results:
-        if type(r) is DeadLetter:
-            return True
-    return False

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 __all__ = ["RunnerCounters", "RunnerSnapshot"]
 
@@ -32,6 +33,7 @@ class RunnerSnapshot:
     dead_letters_by_step: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
         return asdict(self)
 
 
@@ -50,9 +52,9 @@ class RunnerCounters:
         self.dead_by_step: dict[str, int] = {}
         self.batch_hist = [0] * (len(BATCH_SIZE_BUCKETS) + 1)
 
-    def batch_done(self, size: int, outputs: int, dead_steps: list[str], calls: int) -> None:
+    def batch_done(self, size: int, outputs: int, dead_steps: Iterable[str], calls: int) -> None:
         """Account one batch of ``size`` records that made ``calls`` backend calls."""
-        bucket = next((i for i, bound in enumerate(BATCH_SIZE_BUCKETS) if size <= bound), len(BATCH_SIZE_BUCKETS))
+        bucket = bisect.bisect_left(BATCH_SIZE_BUCKETS, size)
         with self._lock:
             self.records_in += size
             self.records_out += outputs
@@ -65,9 +67,17 @@ class RunnerCounters:
                 self.dead_by_step[step] = self.dead_by_step.get(step, 0) + 1
 
     def extra_dead(self, step: str, count: int = 1) -> None:
-        """Account records a driver dead-lettered itself (undecodable input, unencodable output)."""
+        """Account records a driver dead-lettered itself.
+
+        ``encode`` failures happen after the backend produced an output, so those records move from
+        out to dead; records failing any other driver step (``decode``) never reached the backend and
+        count as in and dead.
+        """
         with self._lock:
-            self.records_in += count
+            if step == "encode":
+                self.records_out -= count
+            else:
+                self.records_in += count
             self.dead_letters += count
             self.dead_by_step[step] = self.dead_by_step.get(step, 0) + count
 

@@ -76,13 +76,33 @@ def lookup_nested(obj: dict, field: str, delimiter: str) -> Any:
 
 
 def lookup_flat(obj: dict, field: str, delimiter: str, lists: bool) -> Any:
-    """The value ``flatten_dict(obj, delimiter, lists).get(field)`` would give, usually without flattening."""
+    """The value ``flatten_dict(obj, delimiter, lists).get(field)`` would give, without flattening."""
     value = obj[field] if field in obj else _walk(obj, field.split(delimiter), lists)
     if value is not MISSING and _is_leaf(value, lists):
         return value
-    from packflow.utils.data import flatten_dict
+    return _find_flat(obj, field, delimiter, lists, True)
 
-    return flatten_dict(obj, delimiter, lists).get(field, MISSING)
+
+def _find_flat(node: Any, field: str, delimiter: str, lists: bool, top: bool) -> Any:
+    """Search the flattened view of ``node`` for ``field`` key by key (keys may contain the delimiter)."""
+    if isinstance(node, dict):
+        items: Any = node.items()
+    elif lists and isinstance(node, list):
+        items = enumerate(node)
+    else:
+        return MISSING
+    for key, child in items:
+        name = key if top else str(key)
+        if name == field:
+            if _is_leaf(child, lists):
+                return child
+            continue
+        text = str(key)
+        if field.startswith(text) and field.startswith(delimiter, len(text)) and not _is_leaf(child, lists):
+            found = _find_flat(child, field[len(text) + len(delimiter) :], delimiter, lists, False)
+            if found is not MISSING:
+                return found
+    return MISSING
 
 
 def _exact_lookup(mode: str, delimiter: str, lists: bool) -> Callable[[dict, str], Any]:
@@ -97,7 +117,8 @@ def _exact_lookup(mode: str, delimiter: str, lists: bool) -> Callable[[dict, str
     return field_lookup
 
 
-def _expression(path: str, delimiter: str, mode: str, lists: bool) -> str:
+def _expression(path: str, delimiter: str, mode: str, lists: bool, checked: bool = True) -> str:
+    """Python source reading ``path`` from a record ``r``; raises LookupError/TypeError when unusual."""
     literal = f"r[{path!r}]"
     if delimiter in path:
         walk = "r"
@@ -110,25 +131,38 @@ def _expression(path: str, delimiter: str, mode: str, lists: bool) -> str:
         expr = f"({literal} if {path!r} in r else {walk})"
     else:
         expr = literal
-    check_literal_too = mode == "flat"
-    if delimiter in path or check_literal_too:
-        if mode == "direct":
-            return expr
-        kinds = "(dict, list)" if lists and mode == "flat" else "(dict,)"
-        return f"(_v if (type(_v := {expr}) not in {kinds} or not _v) else _not_leaf())"
-    return expr
+    if mode == "direct" or not checked or (delimiter not in path and mode != "flat"):
+        return expr
+    if lists and mode == "flat":
+        return f"(_v if (type(_v := {expr}) is not dict and type(_v) is not list or not _v) else _not_leaf())"
+    return f"(_v if (type(_v := {expr}) is not dict or not _v) else _not_leaf())"
+
+
+def _compile(paths: list[str], delimiter: str, mode: str, lists: bool, checked: bool) -> tuple[Any, Any, str]:
+    """(one-record function, whole-batch function, batch source) for the given paths."""
+    body = ", ".join(_expression(p, delimiter, mode, lists, checked) for p in paths)
+    row = f"({body}{',' if len(paths) == 1 else ''})"
+    namespace = {"_index": _index, "_not_leaf": _not_leaf}
+    batch_source = f"lambda rs: [{row} for r in rs]"
+    # The source is built from repr()s of the configured paths only.
+    one = eval(f"lambda r: {row}", namespace)  # noqa: S307
+    batch = eval(batch_source, namespace)  # noqa: S307
+    return one, batch, batch_source
 
 
 class RowGetter:
-    """Extracts a fixed tuple of fields from each record; MISSING marks an absent field."""
+    """Extracts a fixed tuple of fields from each record; MISSING marks an absent field.
+
+    The whole batch first goes through one generated list comprehension; only if a record is
+    missing a field or has an unusual shape is the batch redone record by record, using the
+    exact (reference) lookup for the records that need it.
+    """
 
     def __init__(self, paths: list[str], delimiter: str, mode: str, lists: bool) -> None:
         self.paths = paths
-        body = ", ".join(_expression(p, delimiter, mode, lists) for p in paths)
-        source = f"lambda r: ({body}{',' if len(paths) == 1 else ''})"
-        namespace = {"_index": _index, "_not_leaf": _not_leaf}
-        self.fast: Callable[[dict], tuple] = eval(source, namespace)  # noqa: S307 - source built from repr()s
-        self.source = source
+        self.fast, self.fast_batch, self.source = _compile(paths, delimiter, mode, lists, True)
+        # Without leaf checks: only for numpy output, where a non-leaf (a dict) forces an object array.
+        self.unchecked_batch = _compile(paths, delimiter, mode, lists, False)[1] if mode == "field" else None
         exact = _exact_lookup(mode, delimiter, lists)
         self.exact: Callable[[dict], tuple] = lambda r: tuple(exact(r, p) for p in paths)
 
@@ -137,9 +171,8 @@ class RowGetter:
         return self._rows(records)[0]
 
     def _rows(self, records: list) -> tuple[list[tuple], bool]:
-        fast = self.fast
         try:
-            return [fast(r) for r in records], False
+            return self.fast_batch(records), False
         except (LookupError, TypeError):
             return self._careful_rows(records), True
 
@@ -159,27 +192,44 @@ class RowGetter:
         """Rows as a 2-D numpy array; missing fields become NaN (numeric data) or None (object)."""
         import numpy as np
 
-        rows, careful = self._rows(records)
-        if not rows:
+        if not records:
             return np.empty((0, len(self.paths)), dtype=dtype or float)
-        if not careful:
+        fast_rows = self._unchecked_rows(records)
+        if fast_rows is not None:
             try:
-                array = np.array(rows, dtype=dtype)
-            except (TypeError, ValueError):
-                if dtype is None:
-                    raise
+                array = np.array(fast_rows, dtype=dtype)
+            except (TypeError, ValueError, OverflowError):
+                pass  # ragged, mixed or non-leaf values: the careful path below decides
             else:
-                if array.dtype != object:
+                # An object array may hold a non-leaf dict the unchecked path let through: redo it.
+                if array.dtype != object and array.ndim == 2:
                     return array
+        rows, careful = self._rows(records)
+        if not careful and dtype is not None:
+            return np.array(rows, dtype=dtype)
         return _array_with_missing(np, rows, dtype)
+
+    def _unchecked_rows(self, records: list) -> list[tuple] | None:
+        batch = self.unchecked_batch or self.fast_batch
+        try:
+            return batch(records)
+        except (LookupError, TypeError):
+            return None
 
 
 def _array_with_missing(np: Any, rows: list[tuple], dtype: Any) -> Any:
-    cleaned = [[None if v is MISSING else v for v in row] for row in rows]
-    numeric = all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for row in cleaned for v in row)
-    if numeric:
-        return np.array([[np.nan if v is None else v for v in row] for row in cleaned], dtype=dtype or float)
-    return np.array(cleaned, dtype=dtype or object)
+    """The slow path: NaN-filled float array for numeric data, else a 2-D object array cell by cell."""
+    cleaned = [None if v is MISSING else v for row in rows for v in row]
+    shape = (len(rows), len(rows[0]))
+    numeric = all(v is None or (type(v) in (int, float)) for v in cleaned)
+    floating = dtype is not None and np.dtype(dtype).kind == "f"
+    if (numeric and dtype is None) or floating:
+        return np.array([np.nan if v is None else v for v in cleaned], dtype=dtype or float).reshape(shape)
+    array = np.empty(len(cleaned), dtype=object)
+    for index, value in enumerate(cleaned):
+        array[index] = value
+    array = array.reshape(shape)
+    return array if dtype is None or np.dtype(dtype) == object else array.astype(dtype)
 
 
 class _RecordTypeError(TypeError):

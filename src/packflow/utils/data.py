@@ -53,7 +53,10 @@ def set_nested_field_direct(obj: dict, field: str, value: Any, delimiter: str = 
 
 
 def get_nested_field(obj: dict, field: str, delimiter: str | None = None) -> Any:
-    """Value of ``field`` in the flattened view of ``obj`` (lists not enumerated), or None."""
+    """``obj[field]`` if that key exists, else the value of ``field`` in the flattened view of ``obj``
+    (lists not enumerated), or None."""
+    if field in obj:
+        return obj[field]
     value = lookup_flat(obj, field, delimiter or ".", False)
     return None if value is MISSING else value
 

@@ -1,75 +1,128 @@
-"""Converters for values of optional libraries; each applies only if its library is already imported.
-
-A value can only be a numpy array (or a torch tensor, …) if its library was imported by someone, so
-handlers look the module up in ``sys.modules`` instead of importing it: normalising output never
-pays the import cost of a library the backend does not use.
-"""
+"""Converters for values of optional libraries (numpy, pandas, torch, PIL); none is imported here."""
 
 from __future__ import annotations
 
 import base64
 import io
-import sys
-from typing import Any, Callable
+from typing import Any
 
-__all__ = ["HANDLERS", "Handler"]
+from packflow.utils.normalize.base import TypeConversionHandler
 
-Handler = tuple[str, Callable[[Any, Any], bool], Callable[[Any, Any], Any]]
-
-
-def _numpy_is(np: Any, obj: Any) -> bool:
-    return isinstance(obj, (np.ndarray, np.generic))
-
-
-def _numpy_convert(np: Any, obj: Any) -> Any:
-    return obj.tolist()
-
-
-def _pandas_is(pd: Any, obj: Any) -> bool:
-    return isinstance(obj, (pd.Series, pd.DataFrame, pd.Timestamp))
+__all__ = [
+    "HANDLERS",
+    "NumpyTypeHandler",
+    "PandasDataFrameHandler",
+    "PandasSeriesHandler",
+    "PandasTimestampHandler",
+    "PillowImageHandler",
+    "TorchScalarHandler",
+    "TorchTensorHandler",
+    "convert_foreign",
+]
 
 
-def _pandas_convert(pd: Any, obj: Any) -> Any:
-    if isinstance(obj, pd.Series):
+class NumpyTypeHandler(TypeConversionHandler):
+    """numpy arrays and scalars → lists and Python scalars."""
+
+    package_name = "numpy"  # type: ignore[assignment]
+
+    def is_type(self, obj: Any) -> bool:
+        np = self.module
+        return isinstance(obj, (np.ndarray, np.generic))  # type: ignore[union-attr]
+
+    def convert(self, obj: Any) -> Any:
+        return obj.tolist()
+
+
+class PandasSeriesHandler(TypeConversionHandler):
+    """pandas Series → list."""
+
+    package_name = "pandas"  # type: ignore[assignment]
+
+    def is_type(self, obj: Any) -> bool:
+        return isinstance(obj, self.module.Series)  # type: ignore[union-attr]
+
+    def convert(self, obj: Any) -> Any:
         return obj.to_list()
-    if isinstance(obj, pd.Timestamp):
+
+
+class PandasDataFrameHandler(TypeConversionHandler):
+    """pandas DataFrame → ``to_dict("split")``."""
+
+    package_name = "pandas"  # type: ignore[assignment]
+
+    def is_type(self, obj: Any) -> bool:
+        return isinstance(obj, self.module.DataFrame)  # type: ignore[union-attr]
+
+    def convert(self, obj: Any) -> Any:
+        return obj.to_dict("split")
+
+
+class PandasTimestampHandler(TypeConversionHandler):
+    """pandas Timestamp → ISO 8601 string."""
+
+    package_name = "pandas"  # type: ignore[assignment]
+
+    def is_type(self, obj: Any) -> bool:
+        return isinstance(obj, self.module.Timestamp)  # type: ignore[union-attr]
+
+    def convert(self, obj: Any) -> Any:
         return obj.isoformat()
-    return obj.to_dict("split")
 
 
-def _torch_is(torch: Any, obj: Any) -> bool:
-    return isinstance(obj, torch.Tensor)
+class TorchScalarHandler(TypeConversionHandler):
+    """A one-element torch tensor → Python scalar (as in packflow 0.4)."""
+
+    package_name = "torch"  # type: ignore[assignment]
+
+    def is_type(self, obj: Any) -> bool:
+        return isinstance(obj, self.module.Tensor) and obj.numel() == 1  # type: ignore[union-attr]
+
+    def convert(self, obj: Any) -> Any:
+        return obj.item()
 
 
-def _torch_convert(torch: Any, obj: Any) -> Any:
-    tensor = obj.detach().cpu()
-    return tensor.item() if tensor.dim() == 0 else tensor.numpy().tolist()
+class TorchTensorHandler(TypeConversionHandler):
+    """torch tensor → nested lists."""
+
+    package_name = "torch"  # type: ignore[assignment]
+
+    def is_type(self, obj: Any) -> bool:
+        return isinstance(obj, self.module.Tensor)  # type: ignore[union-attr]
+
+    def convert(self, obj: Any) -> Any:
+        return obj.detach().cpu().numpy().tolist()
 
 
-def _pil_is(image_module: Any, obj: Any) -> bool:
-    return isinstance(obj, image_module.Image)
+class PillowImageHandler(TypeConversionHandler):
+    """PIL image → base64-encoded PNG string."""
+
+    package_name = "PIL.Image"  # type: ignore[assignment]
+
+    def is_type(self, obj: Any) -> bool:
+        return isinstance(obj, self.module.Image)  # type: ignore[union-attr]
+
+    def convert(self, obj: Any) -> Any:
+        buffer = io.BytesIO()
+        obj.save(buffer, format="PNG")
+        return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _pil_convert(image_module: Any, obj: Any) -> Any:
-    buffer = io.BytesIO()
-    obj.save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-#: (module name, predicate, converter), most common first.
-HANDLERS: list[Handler] = [
-    ("numpy", _numpy_is, _numpy_convert),
-    ("pandas", _pandas_is, _pandas_convert),
-    ("torch", _torch_is, _torch_convert),
-    ("PIL.Image", _pil_is, _pil_convert),
+#: Handlers in priority order (most common first).
+HANDLERS: list[TypeConversionHandler] = [
+    NumpyTypeHandler(),
+    PandasSeriesHandler(),
+    PandasDataFrameHandler(),
+    PandasTimestampHandler(),
+    TorchScalarHandler(),
+    TorchTensorHandler(),
+    PillowImageHandler(),
 ]
 
 
 def convert_foreign(obj: Any) -> tuple[bool, Any]:
     """(True, converted) when a loaded library's handler recognises ``obj``, else (False, None)."""
-    modules = sys.modules
-    for name, is_type, convert in HANDLERS:
-        module = modules.get(name)
-        if module is not None and is_type(module, obj):
-            return True, convert(module, obj)
+    for handler in HANDLERS:
+        if handler.handles(obj):
+            return True, handler.convert(obj)
     return False, None

@@ -6,6 +6,8 @@ from typing import Any, Iterable
 
 from packflow.utils.normalize.handlers import convert_foreign
 
+__all__ = ["ensure_native_types", "ensure_valid_output"]
+
 _SCALARS = (str, int, float, bool, type(None))
 
 

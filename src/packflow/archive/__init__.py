@@ -1,0 +1,28 @@
+"""Exported archives: a reproducible zip with a manifest of hashes, verified before use.
+
+``write_archive`` makes one, ``verify_archive`` checks one, ``extract_verified`` unpacks a verified
+archive into a cache keyed by its SHA-256, and ``install_archive`` installs its bundled wheels.
+"""
+
+from __future__ import annotations
+
+from packflow.archive.cache import CACHE_DIR_ENV, archive_cache_dir, extract_verified
+from packflow.archive.install import install_archive
+from packflow.archive.manifest import FileEntry, Manifest, hash_file
+from packflow.archive.safety import ArchiveLimits
+from packflow.archive.verify import VerifyReport, verify_archive
+from packflow.archive.writer import write_archive
+
+__all__ = [
+    "ArchiveLimits",
+    "CACHE_DIR_ENV",
+    "FileEntry",
+    "Manifest",
+    "VerifyReport",
+    "archive_cache_dir",
+    "extract_verified",
+    "hash_file",
+    "install_archive",
+    "verify_archive",
+    "write_archive",
+]

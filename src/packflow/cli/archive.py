@@ -1,0 +1,84 @@
+"""``packflow verify`` / ``install``: check an exported archive, install it from its bundled wheels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from packflow.cli._common import fail, setup_logging
+from packflow.constants import EXIT_FAILURE
+from packflow.exceptions import PackflowError
+
+__all__ = ["install", "verify"]
+
+
+def _limits(max_files: int | None, max_bytes: int | None):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from packflow.archive import ArchiveLimits
+
+    limits = ArchiveLimits.from_env()
+    if max_files is not None:
+        limits = replace(limits, max_files=max_files)
+    if max_bytes is not None:
+        limits = replace(limits, max_total_bytes=max_bytes)
+    return limits
+
+
+_LIMIT_OPTIONS = [
+    click.option("--max-files", type=click.IntRange(min=1), default=None,
+                 help="Refuse archives with more entries (default 10000 or $PACKFLOW_ARCHIVE_MAX_FILES)."),
+    click.option("--max-bytes", type=click.IntRange(min=1), default=None,
+                 help="Refuse archives expanding to more bytes (default 4 GiB or $PACKFLOW_ARCHIVE_MAX_BYTES)."),
+]
+
+
+def _with_limits(func):  # type: ignore[no-untyped-def]
+    for option in reversed(_LIMIT_OPTIONS):
+        func = option(func)
+    return func
+
+
+@click.command()
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@_with_limits
+def verify(archive: Path, max_files: int | None, max_bytes: int | None) -> None:
+    """Check every manifest hash and size, missing and extra files, and the archive's safety."""
+    from packflow.archive import verify_archive
+
+    setup_logging()
+    try:
+        report = verify_archive(archive, _limits(max_files, max_bytes))
+    except PackflowError as exc:
+        fail(str(exc), EXIT_FAILURE)
+    click.echo(f"Archive:  {archive}\nSHA-256:  {report.sha256}")
+    if report.manifest is not None:
+        m = report.manifest
+        wheels = sum(1 for name in m.files if name.startswith("wheels/"))
+        click.echo(f"Project:  {m.metadata.get('name')} {m.metadata.get('version')} "
+                   f"(exported by packflow {m.packflow_version}, Python {m.python_version})")
+        click.echo(f"Files:    {len(m.files)} in manifest ({wheels} wheels), {report.checked} checked")
+    if report.ok:
+        click.echo(f"{click.style('Verified:', fg='green')} every file matches the manifest; no missing, extra or unsafe entries.")
+        return
+    for problem in report.problems:
+        click.echo(f"  {click.style('✗', fg='red')} {problem}")
+    fail(f"{archive} failed verification ({len(report.problems)} problem(s)).", EXIT_FAILURE)
+
+
+@click.command()
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--target-venv", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Virtualenv to install into, created if missing (default: the running environment).")
+@_with_limits
+def install(archive: Path, target_venv: Path | None, max_files: int | None, max_bytes: int | None) -> None:
+    """Verify ARCHIVE, then install its requirements from its bundled wheels only (no index)."""
+    from packflow.archive import install_archive
+
+    setup_logging()
+    try:
+        python = install_archive(archive, target_venv, limits=_limits(max_files, max_bytes))
+    except PackflowError as exc:
+        fail(str(exc), EXIT_FAILURE)
+    click.echo(f"{click.style('Success:', fg='green')} Installed the requirements of {archive.name} for {python}")

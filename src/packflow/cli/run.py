@@ -1,0 +1,300 @@
+"""``packflow run``: push JSON records from a file or stdin through a backend, JSON lines out.
+
+Exit codes: 0 every record succeeded; 3 the run finished but some records were dead-lettered;
+2 the run could not start (bad target, config, input file or option); 1 ``--on-error fail``
+stopped the run at a failed record (or another failure after start-up).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any, BinaryIO, Iterator
+
+import click
+
+from packflow.cli._common import fail, setup_logging
+from packflow.constants import EXIT_CANNOT_START, EXIT_DEAD_LETTERS, EXIT_FAILURE, EXIT_OK
+from packflow.exceptions import ConfigurationError, PackflowError
+
+__all__ = ["load_config_file", "run"]
+
+#: How many dead-letter reasons are printed on stderr when ``--dead-letters`` is not given.
+SHOWN_REASONS = 5
+
+
+@click.command()
+@click.argument("target")
+@click.option("--input", "-i", "input_path", default="-", show_default=True,
+              type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+              help="JSON lines or a JSON array of records; '-' reads stdin.")
+@click.option("--output", "-o", "output_path", default="-", show_default=True,
+              type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+              help="Where to write output records as JSON lines, in input order; '-' is stdout.")
+@click.option("--dead-letters", "dead_letters_path", default=None, type=click.Path(dir_okay=False, writable=True),
+              help="Write dead letters here as JSON lines (default: a count and the first reasons on stderr).")
+@click.option("--batch-size", "-b", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Records per backend call.")
+@click.option("--max-wait-ms", default=50.0, show_default=True, type=click.FloatRange(min=0),
+              help="On a pipe, flush a partial batch after waiting this long for more input.")
+@click.option("--config", "config_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help='Backend config as JSON: {"configs": {...}} or a plain object; overrides packflow.yaml.')
+@click.option("--on-error", type=click.Choice(["isolate", "fail"]), default="isolate", show_default=True,
+              help="isolate: dead-letter only the failing records; fail: stop at the first failure (exit 1).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar and end-of-run table on stderr (default: when stderr is a terminal).")
+@click.option("--metrics-json", "metrics_path", default=None, type=click.Path(dir_okay=False, writable=True),
+              help="Write the end-of-run summary (totals, per-step latency) to this file as JSON.")
+@click.option("--engine", type=click.Choice(["local", "ray", "spark"]), default="local", show_default=True,
+              help="Run in this process, or on a Ray / Spark cluster (needs packflow[ray] / packflow[spark]).")
+def run(target: str, input_path: str, output_path: str, dead_letters_path: str | None, batch_size: int,
+        max_wait_ms: float, config_path: str | None, on_error: str, progress: bool | None,
+        metrics_path: str | None, engine: str) -> None:
+    """Run TARGET (project directory, .zip archive or module:Name) over JSON records."""
+    setup_logging()
+    started = time.monotonic()
+    backend_kwargs = _config_or_exit(config_path)
+    if engine != "local":
+        summary = _run_on_engine(engine, target, input_path, output_path, dead_letters_path, batch_size,
+                                 backend_kwargs, on_error)
+    else:
+        summary = _run_locally(target, input_path, output_path, dead_letters_path, batch_size, max_wait_ms,
+                               backend_kwargs, on_error, _show_progress(progress, input_path))
+    elapsed = time.monotonic() - started
+    summary["elapsed_s"] = round(elapsed, 6)
+    summary["records_per_s"] = round(summary.get("records_in", 0) / elapsed, 1) if elapsed > 0 else 0.0
+    _report(summary, progress, metrics_path)
+    sys.exit(summary["exit_code"])
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+
+def load_config_file(path: str) -> dict[str, Any]:
+    """Backend keyword arguments from a JSON file: ``{"configs": {...}}`` or a plain object."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot read --config file {path!r}: {exc.strerror or exc}.") from exc
+    except ValueError as exc:
+        raise ConfigurationError(f"--config file {path!r} is not valid JSON: {exc}.") from exc
+    if not isinstance(data, dict):
+        raise ConfigurationError(
+            f"--config file {path!r} holds a JSON {type(data).__name__}; it must be an object of backend "
+            'settings, e.g. {"verbose": true}, or {"configs": {...}} as for BACKEND_CONFIG_FILE_PATH.'
+        )
+    configs = data.get("configs")
+    if set(data) == {"configs"}:
+        if not isinstance(configs, dict):
+            raise ConfigurationError(f'--config file {path!r}: "configs" must be a JSON object of backend settings.')
+        return configs
+    return data
+
+
+def _config_or_exit(path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        return load_config_file(path)
+    except ConfigurationError as exc:
+        fail(str(exc), EXIT_CANNOT_START)
+        raise  # unreachable: fail() exits
+
+
+def _show_progress(progress: bool | None, input_path: str) -> bool:
+    if progress is not None:
+        return progress
+    return input_path != "-" and sys.stderr.isatty()
+
+
+# -- local run --------------------------------------------------------------------------------
+
+
+def _run_locally(target: str, input_path: str, output_path: str, dead_letters_path: str | None, batch_size: int,
+                 max_wait_ms: float, backend_kwargs: dict[str, Any], on_error: str, show: bool) -> dict[str, Any]:
+    from packflow.cli._summary import ProgressBar, build_summary
+    from packflow.runtime import BatchFailedError, Runner
+    from packflow.runtime.jsonl import JsonLinesReader, JsonLinesWriter, run_jsonl
+
+    runner = Runner(_load_or_exit(target, backend_kwargs), max_batch_size=batch_size, max_wait_ms=max_wait_ms,
+                    on_error=on_error)  # type: ignore[arg-type]
+    _settle_memory()
+    with _binary_in(input_path) as source, _binary_out(output_path) as sink, _DeadLetterSink(dead_letters_path) as dead:
+        reader = JsonLinesReader(source, batch_size, max_wait_ms)
+        bar = ProgressBar(sys.stderr, os.path.getsize(input_path) if input_path != "-" else None) if show else None
+        on_batch = (lambda n: bar.update(n, reader.bytes_read)) if bar is not None else None
+        exit_code = EXIT_OK
+        try:
+            run_jsonl(runner, reader, JsonLinesWriter(sink, flush=reader.waits), dead.write, on_batch)
+        except BatchFailedError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            exit_code = EXIT_FAILURE
+        except BrokenPipeError:
+            _silence_stdout()
+            click.echo("Error: the output was closed before every record was written.", err=True)
+            exit_code = EXIT_FAILURE
+        finally:
+            if bar is not None:
+                bar.close(runner.counters.records_in, reader.bytes_read)
+    snapshot = runner.snapshot()
+    if exit_code == EXIT_OK and snapshot.dead_letters:
+        exit_code = EXIT_DEAD_LETTERS
+    dead.report()
+    return build_summary(snapshot, 0.0, exit_code, target=target, engine="local")
+
+
+def _load_or_exit(target: str, backend_kwargs: dict[str, Any]) -> Any:
+    from packflow.loaders.target import resolve_target
+
+    try:
+        return resolve_target(target).load(**backend_kwargs)
+    except PackflowError as exc:
+        cause = exc.__cause__
+        detail = f" (caused by {type(cause).__name__}: {cause})" if cause is not None and str(cause) not in str(exc) else ""
+        fail(f"{exc}{detail}", EXIT_CANNOT_START)
+
+
+@contextlib.contextmanager
+def _binary_in(path: str) -> Iterator[BinaryIO]:
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    with open(path, "rb") as handle:
+        yield handle
+
+
+@contextlib.contextmanager
+def _binary_out(path: str) -> Iterator[BinaryIO]:
+    if path == "-":
+        yield sys.stdout.buffer
+        with contextlib.suppress(BrokenPipeError):
+            sys.stdout.buffer.flush()
+        return
+    try:
+        handle = open(path, "wb", buffering=1 << 20)
+    except OSError as exc:
+        fail(f"Cannot write --output {path!r}: {exc.strerror or exc}.", EXIT_CANNOT_START)
+    with handle:
+        yield handle
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def _settle_memory() -> None:
+    """Tune this process for a long run of short-lived records, once the backend is loaded.
+
+    - ``gc.freeze()``: everything loaded so far (modules, the model) moves to the permanent
+      generation, so the collections that batches of fresh dicts trigger do not re-scan it.
+    - glibc only: keep up to 32 MiB of freed heap for reuse instead of returning it after every
+      batch (one page fault per record otherwise); the same as ``MALLOC_TRIM_THRESHOLD_=33554432``,
+      and skipped when that variable is set.
+    """
+    gc.collect()
+    gc.freeze()
+    if "MALLOC_TRIM_THRESHOLD_" in os.environ or not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").mallopt(-1, 32 << 20)  # -1 = M_TRIM_THRESHOLD
+
+
+class _DeadLetterSink:
+    """Dead letters as JSON lines in a file, or counted with the first few reasons kept for stderr."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.count = 0
+        self.first: list[Any] = []
+        self._handle: IO[bytes] | None = None
+
+    def __enter__(self) -> _DeadLetterSink:
+        if self.path is not None:
+            try:
+                self._handle = open(self.path, "wb")
+            except OSError as exc:
+                fail(f"Cannot write --dead-letters {self.path!r}: {exc.strerror or exc}.", EXIT_CANNOT_START)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+    def write(self, dead_letters: list[Any]) -> None:
+        from packflow.runtime.jsonl import dumps
+
+        self.count += len(dead_letters)
+        if self._handle is not None:
+            self._handle.write(b"".join(dumps(d.to_dict()) + b"\n" for d in dead_letters))
+        elif len(self.first) < SHOWN_REASONS:
+            self.first.extend(dead_letters[: SHOWN_REASONS - len(self.first)])
+
+    def report(self) -> None:
+        """On stderr: where the dead letters went, or their count and first reasons."""
+        if not self.count:
+            return
+        if self.path is not None:
+            click.echo(f"{self.count:,} records were dead-lettered; see {self.path}.", err=True)
+            return
+        click.echo(f"{self.count:,} records were dead-lettered (use --dead-letters FILE to keep them). "
+                   f"First {len(self.first)}:", err=True)
+        for dead in self.first:
+            click.echo(f"  {_where(dead.source)} [{dead.step}] {dead.error_type}: {dead.message}", err=True)
+
+
+def _where(source: Any) -> str:
+    return f"#{source}" if source is not None else "#?"
+
+
+# -- cluster engines --------------------------------------------------------------------------
+
+
+def _run_on_engine(engine: str, target: str, input_path: str, output_path: str, dead_letters_path: str | None,
+                   batch_size: int, backend_kwargs: dict[str, Any], on_error: str) -> dict[str, Any]:
+    try:
+        from packflow.runtime.integrations.engine import run_with_engine
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").startswith("packflow"):
+            fail(f"--engine {engine} is not available in this installation of packflow "
+                 f"(no module {exc.name}); use --engine local.", EXIT_CANNOT_START)
+        fail(f"--engine {engine} needs {exc.name}: pip install 'packflow[{engine}]'.", EXIT_CANNOT_START)
+    except ImportError as exc:
+        fail(f"--engine {engine}: {exc}", EXIT_CANNOT_START)
+    try:
+        summary = run_with_engine(
+            engine=engine, target=target, input_path=input_path, output_path=output_path,
+            dead_letters_path=dead_letters_path, batch_size=batch_size, backend_kwargs=backend_kwargs,
+            on_error=on_error,
+        )
+    except ImportError as exc:
+        fail(f"--engine {engine}: {exc}", EXIT_CANNOT_START)
+    except PackflowError as exc:
+        fail(str(exc), EXIT_FAILURE if type(exc).__name__ == "BatchFailedError" else EXIT_CANNOT_START)
+    summary = dict(summary)
+    summary.setdefault("exit_code", EXIT_DEAD_LETTERS if summary.get("dead_letters") else EXIT_OK)
+    summary.setdefault("engine", engine)
+    summary.setdefault("target", target)
+    return summary
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def _report(summary: dict[str, Any], progress: bool | None, metrics_path: str | None) -> None:
+    from packflow.cli._summary import format_summary
+
+    if progress or (progress is None and sys.stderr.isatty()):
+        click.echo(format_summary(summary), err=True)
+    if metrics_path is not None:
+        try:
+            Path(metrics_path).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail(f"Cannot write --metrics-json {metrics_path!r}: {exc.strerror or exc}.", EXIT_FAILURE)

@@ -1,0 +1,146 @@
+"""The ASGI application: Starlette routes for probes, metrics and pages, a raw endpoint for /invoke."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+from typing import Any, AsyncIterator, Callable
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from packflow.loaders.target import Target
+from packflow.logger import get_logger
+from packflow.runtime.runner import Runner
+from packflow.runtime.serve.config import ServeConfig
+from packflow.runtime.serve.invoke import InvokeEndpoint
+from packflow.runtime.serve.metrics import ServeMetrics
+from packflow.runtime.serve.openapi import build_openapi
+from packflow.runtime.serve.state import BackendState
+from packflow.runtime.serve.status import render_status_page
+
+__all__ = ["ServeApp", "create_app"]
+
+logger = get_logger("serve")
+_JSON = "application/json"
+
+
+class ServeApp:
+    """The server's ASGI app: ``POST /invoke`` goes straight to its endpoint, the rest to Starlette."""
+
+    def __init__(self, state: BackendState, metrics: ServeMetrics, on_fatal: Callable[[BaseException], None] | None) -> None:
+        self.state = state
+        self.metrics = metrics
+        self.on_fatal = on_fatal
+        self.invoke = InvokeEndpoint(state, metrics)
+        self.starlette = Starlette(routes=_routes(self), lifespan=lambda _app: self.lifespan())
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/invoke":
+            await self.invoke(scope, receive, send)
+            return
+        await self.starlette(scope, receive, send)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        """Start loading the backend; on exit, finish queued batches (bounded by graceful_timeout_s)."""
+        loop = asyncio.get_running_loop()
+
+        def failed(exc: BaseException) -> None:
+            if self.on_fatal is not None:
+                loop.call_soon_threadsafe(self.on_fatal, exc)
+
+        self.state.start_loading(self._configure_runner, failed)
+        try:
+            yield
+        finally:
+            await self._drain()
+
+    def _configure_runner(self, runner: Runner) -> None:
+        config = self.state.config
+        batcher = runner.aio
+        batcher.fill_wait_ms = config.max_wait_ms
+        batcher.max_queue = config.max_queue
+        metrics, backend = self.metrics, runner.backend
+        batcher.on_batch = lambda records, results: metrics.observe_batch(records, results, backend, batcher.queue_depth)
+        self.metrics.ready.set(1)
+        gc.collect()
+        gc.freeze()  # start-up objects leave the collector's view: shorter, rarer GC pauses
+
+    async def _drain(self) -> None:
+        self.metrics.ready.set(0)
+        runner = self.state.runner
+        self.state.mark_draining()
+        if runner is not None:
+            finished = await runner.drain(self.state.config.graceful_timeout_s)
+            if not finished:
+                logger.warning("Graceful timeout: queued batches did not finish within %s s", self.state.config.graceful_timeout_s)
+        self.metrics.close()
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=_JSON)
+
+
+def _routes(app: ServeApp) -> list[Route]:
+    state, metrics = app.state, app.metrics
+    openapi = orjson.dumps(build_openapi(state.name, state.version))
+
+    async def live(_: Request) -> Response:
+        return _json({"status": "live"})
+
+    async def ready(_: Request) -> Response:
+        ok, reason = state.readiness()
+        return _json({"status": "ready" if ok else "not ready", "reason": reason}, 200 if ok else 503)
+
+    async def metrics_text(_: Request) -> Response:
+        runner = state.runner
+        if runner is not None:
+            metrics.queue_depth.set(runner.aio.queue_depth)
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    async def stats(_: Request) -> Response:
+        runner = state.runner
+        return _json(runner.snapshot().to_dict() if runner is not None else None)
+
+    async def page(_: Request) -> Response:
+        ok, reason = state.readiness()
+        runner = state.runner
+        snapshot = runner.snapshot().to_dict() if runner is not None else None
+        text = render_status_page(state.name, state.version, ok, reason, state.uptime_s(), snapshot, os.getpid())
+        return HTMLResponse(text)
+
+    async def openapi_json(_: Request) -> Response:
+        return Response(openapi, media_type=_JSON)
+
+    return [
+        Route("/", page, methods=["GET"]),
+        Route("/health/live", live, methods=["GET"]),
+        Route("/health/ready", ready, methods=["GET"]),
+        Route("/v2/health/live", live, methods=["GET"]),
+        Route("/v2/health/ready", ready, methods=["GET"]),
+        Route("/metrics", metrics_text, methods=["GET"]),
+        Route("/stats", stats, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+    ]
+
+
+def create_app(
+    config: ServeConfig,
+    *,
+    target: Target | None = None,
+    on_fatal: Callable[[BaseException], None] | None = None,
+) -> ServeApp:
+    """The ASGI app serving ``config.target``; the backend loads when the app's lifespan starts.
+
+    ``on_fatal`` is called (on the event loop) if the backend cannot be loaded; the server
+    launcher uses it to exit non-zero.
+    """
+    state = BackendState(config, target)
+    return ServeApp(state, ServeMetrics(state.name, state.version), on_fatal)

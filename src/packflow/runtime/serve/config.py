@@ -1,0 +1,62 @@
+"""``ServeConfig``: every setting of one server, passed to worker processes as JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from packflow.exceptions import ConfigurationError
+
+__all__ = ["ServeConfig"]
+
+#: Environment variable carrying a worker's ``ServeConfig`` as JSON.
+SERVE_CONFIG_ENV = "PACKFLOW_SERVE_CONFIG"
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Settings of ``packflow serve``; see docs/serve.md for what each one does."""
+
+    target: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    backend_kwargs: dict[str, Any] = field(default_factory=dict)
+    max_body_bytes: int = 16 * 1024 * 1024
+    request_timeout_s: float = 60.0
+    graceful_timeout_s: float = 30.0
+    max_batch_size: int = 64
+    max_wait_ms: float = 0.0
+    max_queue: int = 100_000
+    ready_sample: str | None = None
+    log_level: str = "INFO"
+    access_log: bool = False
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("workers", self.workers >= 1, ">= 1"),
+            ("port", 0 <= self.port <= 65535, "between 0 and 65535"),
+            ("max_body_bytes", self.max_body_bytes >= 2, ">= 2"),
+            ("request_timeout_s", self.request_timeout_s > 0, "> 0"),
+            ("graceful_timeout_s", self.graceful_timeout_s >= 0, ">= 0"),
+            ("max_batch_size", self.max_batch_size >= 1, ">= 1"),
+            ("max_wait_ms", self.max_wait_ms >= 0, ">= 0"),
+            ("max_queue", self.max_queue >= 1, ">= 1"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ConfigurationError(f"serve option {name}={getattr(self, name)!r} is invalid; it must be {expected}.")
+        if not isinstance(self.backend_kwargs, dict):
+            raise ConfigurationError(
+                f"--config must be a JSON object of backend settings, got {type(self.backend_kwargs).__name__}."
+            )
+
+    def to_json(self) -> str:
+        """This configuration as JSON (for a worker process's environment)."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeConfig:
+        """The configuration :meth:`to_json` wrote."""
+        return cls(**json.loads(text))

@@ -1,0 +1,77 @@
+"""The OpenAPI 3.1 document of ``packflow serve``, written by hand (records are free-form)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["build_openapi"]
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["type", "message"],
+            "properties": {
+                "type": {"type": "string", "description": "Short error name, e.g. InvalidJSON."},
+                "message": {"type": "string", "description": "What was wrong and how to fix it."},
+                "id": {"type": "string", "description": "Server-side failures: the id logged with the cause."},
+                "step": {"type": "string", "description": "Failed records: the pipeline step that failed."},
+            },
+        }
+    },
+}
+_RECORD = {"type": "object", "additionalProperties": True, "description": "A record: any JSON object."}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _probe(summary: str) -> dict[str, Any]:
+    status = {"type": "object", "properties": {"status": {"type": "string"}, "reason": {"type": "string"}}}
+    return {"get": {"summary": summary, "responses": {"200": _json(status, "OK"), "503": _json(status, "Not ready")}}}
+
+
+def _invoke() -> dict[str, Any]:
+    body = {"oneOf": [{"$ref": "#/components/schemas/Record"}, {"type": "array", "items": {"$ref": "#/components/schemas/Record"}}]}
+    result = {"oneOf": [
+        {"$ref": "#/components/schemas/Record"},
+        {"type": "array", "items": {"oneOf": [{"$ref": "#/components/schemas/Record"}, {"$ref": "#/components/schemas/Error"}]}},
+    ]}
+    err = {"$ref": "#/components/schemas/Error"}
+    return {"post": {
+        "summary": "Run the backend on one record (object in, object out) or a batch (array in, array out, same order).",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {
+            "200": _json(result, "Outputs; in an array, a failed record's position holds an Error entry."),
+            "400": _json(err, "The body is not valid JSON."),
+            "413": _json(err, "The body is larger than --max-body-bytes."),
+            "422": _json(err, "The JSON is neither an object nor an array of objects."),
+            "500": _json(err, "The single record failed in the backend; error.id is in the server log."),
+            "503": _json(err, "Not ready, overloaded or shutting down."),
+            "504": _json(err, "No result within --request-timeout-s."),
+        },
+    }}
+
+
+def build_openapi(name: str, version: str) -> dict[str, Any]:
+    """The document served at ``/openapi.json``."""
+    text = {"get": {"summary": "", "responses": {"200": {"description": "OK"}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"packflow serve: {name}", "version": version},
+        "paths": {
+            "/invoke": _invoke(),
+            "/health/live": _probe("Liveness: the process is up."),
+            "/health/ready": _probe("Readiness: initialize() finished and ready() is true."),
+            "/v2/health/live": _probe("Liveness (KServe/Triton path)."),
+            "/v2/health/ready": _probe("Readiness (KServe/Triton path)."),
+            "/metrics": {"get": {**text["get"], "summary": "Prometheus metrics (text exposition format)."}},
+            "/": {"get": {**text["get"], "summary": "HTML status page, refreshing itself."}},
+            "/stats": {"get": {**text["get"], "summary": "This worker's Runner snapshot as JSON."}},
+            "/openapi.json": {"get": {**text["get"], "summary": "This document."}},
+        },
+        "components": {"schemas": {"Record": _RECORD, "Error": _ERROR}},
+    }

@@ -1,0 +1,174 @@
+"""Running the app: one socket, one or more worker processes, graceful drain on SIGTERM.
+
+The launcher binds the listening socket itself. With one worker it runs uvicorn in this process;
+with ``workers=N`` it starts N worker processes that inherit the socket (the kernel spreads
+connections among them), gives them one ``PROMETHEUS_MULTIPROC_DIR`` so /metrics is aggregated,
+forwards SIGTERM/SIGINT to them, and exits non-zero if any worker fails (e.g. ``initialize()``
+raised) so the orchestrator restarts the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from typing import Any
+
+from packflow.constants import EXIT_CANNOT_START, EXIT_FAILURE, EXIT_OK
+from packflow.exceptions import ConfigurationError
+from packflow.loaders.target import resolve_target
+from packflow.logger import get_logger
+from packflow.runtime.serve.config import SERVE_CONFIG_ENV, ServeConfig
+from packflow.runtime.serve.metrics import MULTIPROC_ENV
+from packflow.runtime.serve.state import READY_DIR_ENV
+
+__all__ = ["bind_socket", "run_server", "run_worker"]
+
+logger = get_logger("serve")
+#: Environment variable giving a worker process the inherited listening socket's file descriptor.
+SOCKET_FD_ENV = "PACKFLOW_SERVE_FD"
+
+
+def run_server(config: ServeConfig) -> int:
+    """Serve ``config.target`` until SIGTERM or SIGINT; return the process exit code."""
+    resolve_target(config.target)  # a bad TARGET fails here, before any socket or process
+    sock = bind_socket(config.host, config.port)
+    host, port = sock.getsockname()[:2]
+    logger.info("packflow serve %s on http://%s:%s with %d worker(s)", config.target, host, port, config.workers)
+    if config.workers == 1:
+        return run_worker(config, sock)
+    return _Supervisor(config, sock).run()
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` that worker processes can inherit."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(f"Cannot listen on {host}:{port}: {exc}; choose another --host or --port.") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_worker(config: ServeConfig, sock: socket.socket) -> int:
+    """Run one uvicorn server on ``sock`` in this process; return its exit code."""
+    import uvicorn
+
+    from packflow.runtime.serve.app import create_app
+
+    failure: list[BaseException] = []
+    holder: dict[str, Any] = {}
+
+    def fatal(exc: BaseException) -> None:
+        failure.append(exc)
+        holder["server"].should_exit = True
+
+    app = create_app(config, on_fatal=fatal)
+    uv_config = uvicorn.Config(
+        app, lifespan="on", log_level=config.log_level.lower(), access_log=config.access_log,
+        timeout_graceful_shutdown=config.graceful_timeout_s,  # type: ignore[arg-type]  # a float works
+        server_header=False,
+    )
+    server = holder["server"] = uvicorn.Server(uv_config)
+    # uvicorn re-raises a stop signal once it has shut down gracefully; the handlers installed
+    # here absorb it, so a drained server exits 0 rather than "killed by SIGTERM".
+    previous = {sig: signal.signal(sig, _absorb) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if failure:
+        return EXIT_CANNOT_START
+    return EXIT_OK if server.started else EXIT_FAILURE
+
+
+def _absorb(signum: int, _frame: Any) -> None:
+    logger.info("Stopped by %s after draining", signal.Signals(signum).name)
+
+
+class _Supervisor:
+    """Start N workers on one socket, forward stop signals, stop everything if one fails."""
+
+    def __init__(self, config: ServeConfig, sock: socket.socket) -> None:
+        self.config = config
+        self.sock = sock
+        self.stop = threading.Event()
+        self.procs: list[subprocess.Popen] = []
+
+    def run(self) -> int:
+        root = tempfile.mkdtemp(prefix="packflow-serve-")
+        metrics_dir = os.environ.get(MULTIPROC_ENV) or os.path.join(root, "metrics")
+        os.makedirs(metrics_dir, exist_ok=True)
+        os.makedirs(os.path.join(root, "ready"))
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self._spawn(metrics_dir, os.path.join(root, "ready"))
+            code = self._watch()
+            return self._stop_all(code)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            shutil.rmtree(root, ignore_errors=True)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        logger.info("Received %s: draining workers", signal.Signals(signum).name)
+        self.stop.set()
+
+    def _spawn(self, metrics_dir: str, ready_dir: str) -> None:
+        fd = self.sock.fileno()
+        env = {
+            **os.environ, SERVE_CONFIG_ENV: self.config.to_json(), SOCKET_FD_ENV: str(fd), MULTIPROC_ENV: metrics_dir,
+            READY_DIR_ENV: ready_dir,
+        }
+        command = [sys.executable, "-m", "packflow.runtime.serve.worker"]
+        for _ in range(self.config.workers):
+            self.procs.append(subprocess.Popen(command, env=env, pass_fds=(fd,)))
+
+    def _watch(self) -> int:
+        while not self.stop.wait(0.2):
+            for proc in self.procs:
+                code = proc.poll()
+                if code is not None:
+                    logger.error("Worker pid %d exited with code %d; stopping the server", proc.pid, code)
+                    return code or EXIT_FAILURE
+        return EXIT_OK
+
+    def _stop_all(self, code: int) -> int:
+        self.sock.close()  # the workers' copies keep serving until each drains
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = self.config.graceful_timeout_s + 10.0
+        for proc in self.procs:
+            try:
+                rc = proc.wait(timeout=deadline)
+            except subprocess.TimeoutExpired:
+                logger.error("Worker pid %d did not stop in time; killing it", proc.pid)
+                proc.kill()
+                rc = proc.wait()
+            if rc != 0 and code == EXIT_OK:
+                code = rc
+        return code
+
+
+def configure_worker_logging(level: str) -> None:
+    """Log ``packflow`` records to stderr in a worker process."""
+    packflow_logger = logging.getLogger("packflow")
+    if not packflow_logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"))
+        packflow_logger.addHandler(handler)
+        packflow_logger.propagate = False
+    packflow_logger.setLevel(level.upper())

@@ -1,0 +1,81 @@
+"""Backends the serve tests run (importable as ``serve_backends:Name`` from this folder)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from packflow import InferenceBackend
+
+#: Environment variable: a file whose existence lets ``Gated.initialize()`` finish.
+GATE_ENV = "PACKFLOW_TEST_GATE"
+#: Environment variable: milliseconds ``Slow.execute`` sleeps per batch.
+SLOW_ENV = "PACKFLOW_TEST_SLOW_MS"
+
+
+class Identity(InferenceBackend):
+    def execute(self, inputs):
+        return inputs
+
+
+class Poison(InferenceBackend):
+    """Fails any batch holding a record with ``"poison": true``; otherwise adds ``"seen": true``."""
+
+    def execute(self, inputs):
+        if any(r.get("poison") is True for r in inputs):
+            raise ValueError("poison record")
+        return [{**r, "seen": True} for r in inputs]
+
+
+class Slow(InferenceBackend):
+    """Identity that sleeps ``PACKFLOW_TEST_SLOW_MS`` (default 30) per batch, and fails poison records."""
+
+    def initialize(self):
+        self.delay = float(os.environ.get(SLOW_ENV, "30")) / 1000.0
+
+    def execute(self, inputs):
+        time.sleep(self.delay)
+        if any(r.get("poison") is True for r in inputs):
+            raise ValueError("poison record")
+        return inputs
+
+
+class Gated(InferenceBackend):
+    """``initialize()`` blocks until the file named by ``PACKFLOW_TEST_GATE`` exists (at most 60 s)."""
+
+    def initialize(self):
+        gate = Path(os.environ[GATE_ENV])
+        deadline = time.monotonic() + 60
+        while not gate.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"gate file {gate} never appeared")
+            time.sleep(0.02)
+
+    def execute(self, inputs):
+        return inputs
+
+
+class BrokenInit(InferenceBackend):
+    def initialize(self):
+        raise RuntimeError("model weights missing: /nonexistent/model.bin")
+
+    def execute(self, inputs):
+        return inputs
+
+
+class NotReady(InferenceBackend):
+    def ready(self):
+        return False
+
+    def execute(self, inputs):
+        return inputs
+
+
+class Numpy(InferenceBackend):
+    """Returns numpy values (encoded by the server) and, for ``"bad": true``, an unencodable object."""
+
+    def execute(self, inputs):
+        return [{"v": np.float32(1.5), "a": np.arange(3), "obj": object()} if r.get("bad") else {"v": np.int64(2)} for r in inputs]

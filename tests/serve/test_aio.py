@@ -1,0 +1,217 @@
+"""The Runner's asyncio batcher: continuous batching, isolation, timeouts, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+from serve_backends import Identity, Poison
+
+from packflow.runtime import Runner, RunnerClosedError, RunnerOverloadedError, is_dead_letter
+
+
+class Recording(Identity):
+    """Identity that records batch sizes and can be held on a gate."""
+
+    def initialize(self):
+        self.sizes: list[int] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def execute(self, inputs):
+        self.gate.wait(10)
+        self.sizes.append(len(inputs))
+        return inputs
+
+
+def test_submit_and_submit_many_keep_order():
+    runner = Runner(Identity())
+
+    async def go():
+        one = await runner.submit({"a": 1})
+        many = await runner.submit_many([{"i": i} for i in range(100)])
+        return one, many
+
+    one, many = asyncio.run(go())
+    assert one == {"a": 1} and many == [{"i": i} for i in range(100)]
+
+
+def test_submissions_queued_behind_a_busy_backend_form_one_batch():
+    backend = Recording()
+    runner = Runner(backend, max_batch_size=64)
+
+    async def go():
+        backend.gate.clear()
+        first = asyncio.ensure_future(runner.submit({"i": -1}))
+        await asyncio.sleep(0.05)  # the first batch is now blocked in the backend
+        rest = [asyncio.ensure_future(runner.submit({"i": i})) for i in range(30)]
+        await asyncio.sleep(0.05)
+        backend.gate.set()
+        return await first, await asyncio.gather(*rest)
+
+    first, rest = asyncio.run(go())
+    assert first == {"i": -1} and rest == [{"i": i} for i in range(30)]
+    assert backend.sizes == [1, 30]
+
+
+def test_batches_respect_max_batch_size():
+    backend = Recording()
+    runner = Runner(backend, max_batch_size=8)
+
+    async def go():
+        backend.gate.clear()
+        tasks = [asyncio.ensure_future(runner.submit({"i": i})) for i in range(20)]
+        await asyncio.sleep(0.05)
+        backend.gate.set()
+        return await asyncio.gather(*tasks)
+
+    assert asyncio.run(go()) == [{"i": i} for i in range(20)]
+    assert max(backend.sizes) <= 8 and sum(backend.sizes) == 20
+
+
+def test_a_poison_record_fails_only_its_own_submission():
+    runner = Runner(Poison())
+
+    async def go():
+        return await asyncio.gather(*(runner.submit({"i": i, "poison": i == 3}) for i in range(10)))
+
+    results = asyncio.run(go())
+    assert is_dead_letter(results[3]) and results[3].step == "execute"
+    assert all(r == {"i": i, "poison": False, "seen": True} for i, r in enumerate(results) if i != 3)
+
+
+def test_a_lone_submission_never_waits_for_the_fill_window():
+    runner = Runner(Identity())
+
+    async def go():
+        runner.aio.fill_wait_ms = 60_000.0  # would hang the test if a lone record waited it out
+        for i in range(5):
+            assert await asyncio.wait_for(runner.submit({"i": i}), 5) == {"i": i}
+
+    asyncio.run(go())
+
+
+def test_timeout_drops_a_queued_submission_without_computing_it():
+    backend = Recording()
+    runner = Runner(backend)
+
+    async def go():
+        backend.gate.clear()
+        first = asyncio.ensure_future(runner.aio.submit([{"i": 0}]))
+        await asyncio.sleep(0.02)
+        with pytest.raises(asyncio.TimeoutError):
+            await runner.aio.submit([{"i": 1}], timeout=0.05)
+        backend.gate.set()
+        await first
+        await runner.drain(5)
+
+    asyncio.run(go())
+    assert backend.sizes == [1]  # the timed-out record was never sent to the backend
+
+
+def test_drain_finishes_queued_work_then_refuses_new_records():
+    backend = Recording()
+    runner = Runner(backend, max_batch_size=4)
+
+    async def go():
+        backend.gate.clear()
+        tasks = [asyncio.ensure_future(runner.submit({"i": i})) for i in range(10)]
+        await asyncio.sleep(0.02)
+        threading.Timer(0.1, backend.gate.set).start()
+        assert await runner.drain(10) is True
+        with pytest.raises(RunnerClosedError):
+            await runner.submit({"late": 1})
+        return [t.result() for t in tasks]
+
+    assert asyncio.run(go()) == [{"i": i} for i in range(10)]
+
+
+def test_drain_reports_a_timeout():
+    backend = Recording()
+    runner = Runner(backend)
+
+    async def go():
+        backend.gate.clear()
+        task = asyncio.ensure_future(runner.submit({"i": 0}))
+        await asyncio.sleep(0.02)
+        finished = await runner.drain(0.05)
+        backend.gate.set()
+        await task
+        return finished
+
+    assert asyncio.run(go()) is False
+
+
+def test_overload_is_refused():
+    backend = Recording()
+    runner = Runner(backend)
+
+    async def go():
+        runner.aio.max_queue = 5
+        backend.gate.clear()
+        first = asyncio.ensure_future(runner.submit_many([{"i": i} for i in range(3)]))
+        await asyncio.sleep(0.02)
+        queued = asyncio.ensure_future(runner.submit_many([{"i": i} for i in range(5)]))
+        await asyncio.sleep(0)
+        with pytest.raises(RunnerOverloadedError):
+            await runner.submit({"one": "too many"})
+        backend.gate.set()
+        return len(await first) + len(await queued)
+
+    assert asyncio.run(go()) == 8
+
+
+def test_fill_window_under_load_builds_bigger_batches():
+    backend = Recording()
+    runner = Runner(backend, max_batch_size=64)
+
+    async def client(i: int) -> None:
+        for _ in range(5):
+            await runner.submit({"i": i})
+            await asyncio.sleep(0.001 * (i % 3))
+
+    async def go():
+        runner.aio.fill_wait_ms = 20.0
+        start = time.perf_counter()
+        await asyncio.gather(*(client(i) for i in range(8)))
+        return time.perf_counter() - start
+
+    asyncio.run(go())
+    assert sum(backend.sizes) == 40 and len(backend.sizes) < 40
+
+
+class ThreadNoting(Identity):
+    """Identity that notes the thread of each batch and sleeps when a record asks it to."""
+
+    def initialize(self):
+        self.threads: list[tuple[str, int]] = []
+
+    def execute(self, inputs):
+        self.threads.append((threading.current_thread().name, len(inputs)))
+        if any(r.get("sleep") for r in inputs):
+            time.sleep(0.01)
+        return inputs
+
+
+def test_fast_batches_move_onto_the_loop_and_slow_ones_move_back():
+    from packflow.runtime.aio import INLINE_STREAK
+
+    backend = ThreadNoting()
+    runner = Runner(backend)
+
+    async def go():
+        for i in range(INLINE_STREAK + 1):
+            await runner.submit({"i": i})
+        together = await asyncio.gather(*(runner.submit({"j": j}) for j in range(5)))
+        await runner.submit({"sleep": True})
+        await runner.submit({"after": 1})
+        return together
+
+    assert asyncio.run(go()) == [{"j": j} for j in range(5)]
+    names = [name for name, _ in backend.threads]
+    assert names[0].startswith("packflow-backend")
+    assert names[INLINE_STREAK] == "MainThread"
+    assert backend.threads[INLINE_STREAK + 1] == ("MainThread", 5)  # same-iteration submissions share a batch
+    assert names[-1].startswith("packflow-backend")  # the slow batch reset the streak
