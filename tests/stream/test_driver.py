@@ -177,7 +177,7 @@ def test_connection_loss_is_retried_and_nothing_is_lost(r, redis_server, h, back
 
 def test_status_line_and_prometheus_metrics(r, redis_server, h):
     from packflow.runtime.stream.metrics import serve_metrics
-    from packflow.runtime.stream.status import Monitor, format_summary
+    from packflow.runtime.stream.status import Monitor, format_totals
 
     h.fill(r, "in", 100, poison_every=10)
     driver = h.make_driver(redis_server.url)
@@ -199,5 +199,5 @@ def test_status_line_and_prometheus_metrics(r, redis_server, h):
     assert "packflow_stream_records_total 100.0" in text
     assert 'packflow_stream_dead_letters_total{step="execute"} 10.0' in text
     assert "packflow_stream_lag 1.0" in text and 'packflow_step_latency_ms{stat="p99",step="execute"}' in text
-    summary = format_summary(driver)
-    assert "100 records" in summary and "dead letters by step: execute 10" in summary and "execute" in summary
+    totals = format_totals(driver)
+    assert "100 records" in totals and "90 outputs, 10 dead letters" in totals and "stopped: idle" in totals

@@ -35,7 +35,8 @@ def test_100k_records_with_1_percent_poison_each_appear_exactly_once(r, redis_se
     seen, dead = _delivered(r, h)
     assert seen == Counter(ids)  # every input id exactly once in output ∪ dead letters
     assert dead == 1000
-    assert "100,000 records" in err and "dead letters by step: execute 1000" in err
+    assert "records: 100,000 in, 99,000 out, 1,000 dead-lettered (execute 1,000)" in err  # per-step summary
+    assert "packflow stream: 100,000 records" in err and "stopped: idle for 1s" in err
     assert r.xpending("in", "g")["pending"] == 0
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -110,8 +111,8 @@ def _build_driver(runner: Any, opts: dict[str, Any]) -> Any:
 
 
 def _run(driver: Any, opts: dict[str, Any]) -> None:
-    from packflow.runtime.stream.status import Monitor, format_summary
     from packflow.runtime.stream.driver import StreamUnavailableError
+    from packflow.runtime.stream.status import Monitor
 
     show = opts["status"] if opts["status"] is not None else sys.stderr.isatty()
     monitor = Monitor(driver, out=sys.stderr if show else None).start()
@@ -131,7 +132,16 @@ def _run(driver: Any, opts: dict[str, Any]) -> None:
         if server is not None:
             server.shutdown()
         driver.source.close()
-        click.echo(format_summary(driver), err=True)
+        _print_summary(driver, EXIT_FAILURE if error else EXIT_OK)
     if error is not None:
         fail(str(error), EXIT_FAILURE)
     sys.exit(EXIT_OK)
+
+
+def _print_summary(driver: Any, code: int) -> None:
+    from packflow.cli._summary import build_summary, format_summary
+    from packflow.runtime.stream.status import format_totals
+
+    elapsed = time.monotonic() - driver.stats.started
+    click.echo(format_summary(build_summary(driver.runner.snapshot(), elapsed, code)), err=True)
+    click.echo(format_totals(driver), err=True)

@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Batch", "Rejected", "Sink", "Source", "SinkCounts"]
+__all__ = ["Batch", "Rejected", "Sink", "SinkCounts", "Source"]
 
 
 @dataclass(frozen=True)

@@ -151,12 +151,13 @@ class StreamDriver:
     # -- processing -----------------------------------------------------------------------------
 
     def _process(self, batch: Batch) -> list[Any]:
-        if not batch.has_rejected:
-            return self.runner.process_batch(batch.records)
+        if not batch.has_rejected:  # every record is a dict the source decoded
+            return self.runner.process_batch_counted(batch.records, known_dicts=True)[0]
         records = batch.records
         keep = [i for i, r in enumerate(records) if type(r) is not Rejected]
         results: list[Any] = [None] * len(records)
-        for i, out in zip(keep, self.runner.process_batch([records[i] for i in keep])):
+        outputs = self.runner.process_batch_counted([records[i] for i in keep], known_dicts=True)[0]
+        for i, out in zip(keep, outputs):
             results[i] = out
         rejected_steps: dict[str, int] = {}
         for i, r in enumerate(records):

@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from packflow.runtime.stream.driver import StreamDriver
 
-__all__ = ["Monitor", "format_summary"]
+__all__ = ["Monitor", "format_totals"]
 
 
 class Monitor:
@@ -76,23 +76,16 @@ class Monitor:
         self.out.flush()
 
 
-def format_summary(driver: StreamDriver) -> str:
-    """The end-of-run report: totals, why the run stopped, dead letters by step, per-step latency."""
-    stats, snap = driver.stats, driver.runner.snapshot()
+def format_totals(driver: StreamDriver) -> str:
+    """The stream's own end-of-run line: totals, broker retries, and why the run stopped.
+
+    The per-step latency table comes from the Runner snapshot (``packflow.cli._summary``).
+    """
+    stats = driver.stats
     elapsed = max(time.monotonic() - stats.started, 1e-9)
-    lines = [
+    return (
         f"packflow stream: {stats.records:,} records in {elapsed:.1f}s ({stats.records / elapsed:,.0f}/s): "
         f"{stats.outputs:,} outputs, {stats.dead_letters:,} dead letters, {stats.batches:,} batches"
         + (f", {stats.retries} broker retries" if stats.retries else "")
-        + (f"; stopped: {stats.stopped_by}" if stats.stopped_by else ""),
-    ]
-    if snap.dead_letters_by_step:
-        lines.append("dead letters by step: " + ", ".join(f"{k} {v}" for k, v in sorted(snap.dead_letters_by_step.items())))
-    if snap.steps:
-        lines.append(f"{'step':<18}{'calls':>9}{'errors':>8}{'mean ms':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}{'max ms':>10}")
-        for name, s in snap.steps.items():
-            lines.append(
-                f"{name:<18}{s['count']:>9}{s['errors']:>8}{s['mean_ms']:>10.3f}{s['p50_ms']:>10.3f}"
-                f"{s['p95_ms']:>10.3f}{s['p99_ms']:>10.3f}{s['max_ms']:>10.3f}"
-            )
-    return "\n".join(lines)
+        + (f"; stopped: {stats.stopped_by}" if stats.stopped_by else "")
+    )
