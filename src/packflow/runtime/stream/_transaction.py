@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 
+_pack: Any
 try:
     from hiredis import pack_command as _pack
 except ImportError:  # pragma: no cover - hiredis ships with packflow[redis]

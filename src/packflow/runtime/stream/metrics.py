@@ -37,9 +37,9 @@ class StreamCollector:
             dead.add_metric([step], count)
         yield dead
         for key, doc in (("lag", "Entries not yet delivered to the group."), ("pending", "Entries delivered, not acknowledged.")):
-            value = self.monitor.gauges.get(key)
-            if value is not None:
-                yield GaugeMetricFamily(f"packflow_stream_{key}", doc, value=value)
+            gauge = self.monitor.gauges.get(key)
+            if gauge is not None:
+                yield GaugeMetricFamily(f"packflow_stream_{key}", doc, value=gauge)
         yield from _step_latency(snap.steps)
 
 

@@ -187,7 +187,7 @@ class RedisSource(Source):
         """Replace entries delivered more than ``max_deliveries`` times by Rejected markers."""
         first, last = entries[0][0], entries[-1][0]
         pending = self.client.xpending_range(self.stream, self.group, first, last, len(entries), self.consumer)
-        counts = {p["message_id"]: p["times_delivered"] for p in pending}
+        counts: dict[Any, int] = {p["message_id"]: int(p["times_delivered"]) for p in pending}
         out = []
         for eid, fields in entries:
             delivered = counts.get(eid, 0)
@@ -217,7 +217,10 @@ class RedisSource(Source):
 
     def _decode_packed(self, entries: list) -> Batch:
         field = self.field
-        acks, sources, records, rejected = [], [], [], False
+        acks: list[Any] = []
+        sources: list[Any] = []
+        records: list[Any] = []
+        rejected = False
         for eid, fields in entries:
             acks.append(eid)
             packed = decode_packed_entry(fields, field) if type(fields) is not Rejected else fields
