@@ -5,8 +5,8 @@
 Starts its own redis-server (no persistence) on a free loopback port. Records are pre-loaded in
 the input stream; each consumer (``packflow stream`` with an identity backend, or the bare loop:
 XREADGROUP → orjson decode → XADD → XACK in one pipeline, same COUNT) runs in its own process and
-is timed from its first output to the moment the group has nothing left (lag 0, pending 0), so
-interpreter start-up is not counted. Scenarios:
+is timed from its first output (and, with two consumers, from when both have started reading) to
+the moment the group has nothing left (lag 0, pending 0), so interpreter start-up is not counted. Scenarios:
 
 * ``record``    — one entry per record in, one per record out;
 * ``batch-out`` — one entry per record in, one output entry per batch (``--output-mode batch``);
@@ -124,23 +124,30 @@ def written(client: redis.Redis, batched: bool) -> int:
     return sum(int(fields[b"count"]) for _, fields in client.xrange("out"))
 
 
-def measure(client: redis.Redis, procs: list[subprocess.Popen], records: int, batched: bool) -> float:
-    """Records/s from the first output to an empty group (lag 0, pending 0)."""
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(client: redis.Redis, procs: list[subprocess.Popen], records: int, batched: bool, server_pid: int) -> tuple[float, float]:
+    """Records/s from the first output to an empty group (lag 0, pending 0), and redis-server's cores used."""
     deadline = time.monotonic() + 600
-    while not client.exists("out"):
+    while not client.exists("out") or len(client.xinfo_consumers("in", "g")) < len(procs):
         if time.monotonic() > deadline or any(p.poll() not in (None, 0) for p in procs):
             raise RuntimeError("no output appeared: " + " ".join(p.stderr.read() if p.stderr else "" for p in procs))
         time.sleep(0.0005)
-    t0, n0 = time.perf_counter(), written(client, batched)
+    t0, n0, cpu0 = time.perf_counter(), written(client, batched), cpu_seconds(server_pid)
     while True:
         group = client.xinfo_groups("in")[0]
         if group["lag"] == 0 and group["pending"] == 0:
             break
         time.sleep(0.002)
     elapsed = time.perf_counter() - t0
+    redis_cores = (cpu_seconds(server_pid) - cpu0) / elapsed
     for p in procs:
         p.wait(60)
-    return (records - n0) / elapsed
+    return (records - n0) / elapsed, redis_cores
 
 
 def run_packflow(url: str, workdir: str, extra: list[str], consumers: int, batch: int) -> list[subprocess.Popen]:
@@ -153,27 +160,27 @@ def run_packflow(url: str, workdir: str, extra: list[str], consumers: int, batch
     ]
 
 
-def scenario(client: redis.Redis, url: str, workdir: str, name: str, args: argparse.Namespace) -> dict[str, float]:
+def scenario(client: redis.Redis, url: str, workdir: str, name: str, args: argparse.Namespace, server_pid: int) -> dict[str, tuple[float, float]]:
     per_entry = 1000 if name == "packed" else 1
-    records = args.records * (10 if name == "packed" else 1)
+    records = args.records * {"packed": 10, "two": 4}.get(name, 1)
     count = args.batch_size // per_entry or 1
     mode = "record" if name in ("record", "two") else name
     flags = {"record": [], "two": [], "batch-out": ["--output-mode", "batch"],
              "packed": ["--input-mode", "batch", "--output-mode", "batch"]}[name]  # fmt: skip
     batched = name in ("batch-out", "packed")
-    results: dict[str, float] = {}
+    results: dict[str, tuple[float, float]] = {}
     runs = [("bare", None)] + ([("packflow x1", 1), ("packflow x2", 2)] if name == "two" else [("packflow", 1)])
     if name == "two":
         runs = runs[1:]
     for label, consumers in runs:
-        best = 0.0
+        best = (0.0, 0.0)
         for _ in range(args.repeat):
             preload(client, records, per_entry)
             if consumers is None:
                 procs = [subprocess.Popen([sys.executable, "-c", BARE, url, mode, str(count)], stderr=subprocess.PIPE, text=True)]
             else:
                 procs = run_packflow(url, workdir, flags, consumers, args.batch_size)
-            best = max(best, measure(client, procs, records, batched))
+            best = max(best, measure(client, procs, records, batched, server_pid))
         results[label] = best
     return results
 
@@ -192,12 +199,12 @@ def main() -> None:
         try:
             print(f"cores: {os.cpu_count()}, batch size {args.batch_size}, best of {args.repeat}")
             for name in args.only.split(","):
-                res = scenario(client, url, workdir, name, args)
-                line = "  ".join(f"{k}: {v:,.0f}/s" for k, v in res.items())
+                res = scenario(client, url, workdir, name, args, server.pid)
+                line = "  ".join(f"{k}: {rate:,.0f}/s (redis {cores:.2f} cores)" for k, (rate, cores) in res.items())
                 if "bare" in res:
-                    line += f"  ratio packflow/bare: {res['packflow'] / res['bare']:.2f}"
+                    line += f"  ratio packflow/bare: {res['packflow'][0] / res['bare'][0]:.2f}"
                 else:
-                    line += f"  scaling x2/x1: {res['packflow x2'] / res['packflow x1']:.2f}"
+                    line += f"  scaling x2/x1: {res['packflow x2'][0] / res['packflow x1'][0]:.2f}"
                 print(f"{name:<10} {line}", flush=True)
         finally:
             client.flushall()

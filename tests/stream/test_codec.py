@@ -109,3 +109,15 @@ def test_batch_extend_keeps_shared_id_lists_in_step():
     packed = Batch([{"a": 1}, {"a": 2}], [b"1-0#0", b"1-0#1"], [b"1-0"])
     packed.extend(Batch([{"a": 3}], [b"2-0#0"], [b"2-0"]))
     assert packed.sources == [b"1-0#0", b"1-0#1", b"2-0#0"] and packed.ack_ids == [b"1-0", b"2-0"]
+
+
+def test_the_stream_interface_and_cli_import_no_broker_client():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, packflow.runtime.stream, packflow.cli.stream; "
+        "print(sorted(m for m in ('redis', 'orjson', 'prometheus_client', 'hiredis') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -201,3 +201,34 @@ def test_status_line_and_prometheus_metrics(r, redis_server, h):
     assert "packflow_stream_lag 1.0" in text and 'packflow_step_latency_ms{stat="p99",step="execute"}' in text
     totals = format_totals(driver)
     assert "100 records" in totals and "90 outputs, 10 dead letters" in totals and "stopped: idle" in totals
+
+
+def test_entries_deleted_while_pending_are_dead_lettered_on_reclaim(r, redis_server, h):
+    ids = h.fill(r, "in", 6)
+    r.xgroup_create("in", "g", id="0")
+    r.xreadgroup("g", "crashed", {"in": ">"}, count=3)
+    r.xdel("in", ids[1])
+    time.sleep(0.05)
+    driver = h.make_driver(redis_server.url, claim_idle_ms=20)
+    driver.run()
+    dead = {f[b"id"]: f for _, f in h.read_all(r, "in:dead")}
+    assert set(dead) == {ids[1]} and b"deleted" in dead[ids[1]][b"reason"]
+    assert sorted(h.output_ids(r, "out")) == sorted(ids[:1] + ids[2:])
+    assert r.xpending("in", "g")["pending"] == 0
+
+
+def test_the_live_status_line_is_redrawn_in_place(r, redis_server, h, background):
+    import io
+
+    from packflow.runtime.stream.status import Monitor
+
+    h.fill(r, "in", 500)
+    driver = h.make_driver(redis_server.url, exit_when_idle=0.5)
+    out = io.StringIO()
+    monitor = Monitor(driver, out=out, interval=0.05).start()
+    background(driver).join(30)
+    time.sleep(0.12)
+    monitor.stop()
+    text = out.getvalue()
+    assert text.startswith("\rpackflow stream") and text.endswith("\n")
+    assert "500 records" in text.split("\r")[-1] and "lag 0" in text

@@ -175,9 +175,10 @@ class RedisSource(Source):
         self._claim_cursor = reply[0]
         if self._claim_cursor == b"0-0":  # a full pass over the pending list is done
             self._next_claim = time.monotonic() + self._claim_every
-        if len(reply) > 2 and reply[2]:
-            log.warning("%d pending entries were deleted from %r before being processed", len(reply[2]), self.stream)
         entries = [entry for entry in reply[1] if entry is not None]
+        if len(reply) > 2 and reply[2]:  # trimmed or deleted while pending: dead-lettered, not dropped silently
+            log.warning("%d pending entries were deleted from %r before being processed", len(reply[2]), self.stream)
+            entries.extend((eid, None) for eid in reply[2])
         if not entries:
             return None
         log.info("reclaimed %d entries idle for more than %d ms", len(entries), self.claim_idle_ms)
