@@ -102,7 +102,8 @@ def _build_driver(runner: Any, opts: dict[str, Any]) -> Any:
         client, opts["output_stream"], opts["dead_letter_stream"] or f"{opts['input_stream']}:dead",
         output_mode=opts["output_mode"], maxlen=opts["output_maxlen"],
     )  # fmt: skip
-    source.open()  # a wrong server or a refused group fails here, before the run starts
+    source.open()  # a wrong server, a refused group or a key of the wrong type fails here, before the run
+    sink.open()
     options = DriverOptions(
         batch_size=opts["batch_size"], max_wait_ms=opts["max_wait_ms"], max_pending=opts["max_pending"],
         exit_when_idle=opts["exit_when_idle"],
@@ -122,11 +123,13 @@ def _run(driver: Any, opts: dict[str, Any]) -> None:
 
         server = serve_metrics(monitor, opts["metrics_port"], opts["metrics_host"])
     _install_signal_handlers(driver)
-    error: StreamUnavailableError | None = None
+    error: str | None = None
     try:
         driver.run()
     except StreamUnavailableError as exc:
-        error = exc
+        error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - report, exit 1; the unacknowledged batch is re-delivered
+        error = f"the stream stopped on {type(exc).__name__}: {exc}; entries read but not acknowledged will be re-delivered."
     finally:
         monitor.stop()
         if server is not None:
@@ -134,7 +137,7 @@ def _run(driver: Any, opts: dict[str, Any]) -> None:
         driver.source.close()
         _print_summary(driver, EXIT_FAILURE if error else EXIT_OK)
     if error is not None:
-        fail(str(error), EXIT_FAILURE)
+        fail(error, EXIT_FAILURE)
     sys.exit(EXIT_OK)
 
 

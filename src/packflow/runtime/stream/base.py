@@ -108,6 +108,9 @@ class Sink(ABC):
 
     transient_errors: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
 
+    def open(self) -> None:
+        """Check the destinations can be written (called once before the first read)."""
+
     @abstractmethod
     def write(self, batch: Batch, results: list[Any]) -> SinkCounts:
         """Write the result of each record of ``batch`` (an output dict or a DeadLetter), durably."""

@@ -106,6 +106,7 @@ class StreamDriver:
     def run(self) -> DriverStats:
         """Process batches until a stop is requested or the input stays idle; returns the totals."""
         self._retry(self.source.open)
+        self._retry(self.sink.open)
         last_record = time.monotonic()
         while not self._stop.is_set():
             batch = self._retry(self._read_batch, abandon_on_stop=True)

@@ -283,6 +283,15 @@ class RedisSink(Sink):
         self.batched = output_mode == "batch"
         self._xadd = (b"XADD", output_stream, b"MAXLEN", b"~", maxlen, b"*") if maxlen else (b"XADD", output_stream, b"*")
 
+    def open(self) -> None:
+        """Refuse keys that exist but are not streams: in MULTI/EXEC a failed XADD would not stop the XACK."""
+        for option, key in (("--output-stream", self.output_stream), ("--dead-letter-stream", self.dead_letter_stream)):
+            kind = _text(self.client.type(key))
+            if kind not in ("stream", "none"):
+                raise StreamConnectionError(
+                    f"{option} {key!r} exists and holds a Redis {kind}, not a stream; choose another name or delete the key."
+                )
+
     def write(self, batch: Batch, results: list[Any]) -> SinkCounts:
         pipe = transaction(self.client)
         counts = self._append(pipe, batch, results)
