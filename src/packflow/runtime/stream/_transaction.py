@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import redis
+from packflow.runtime.stream._redis import redis
 
 _pack: Any
 try:
