@@ -12,7 +12,8 @@ the moment the group has nothing left (lag 0, pending 0), so interpreter start-u
 * ``batch-out`` — one entry per record in, one output entry per batch (``--output-mode batch``);
 * ``packed``    — 1,000 records packed per input entry, one output entry per batch
                   (``--input-mode batch --output-mode batch``);
-* ``two``       — ``record`` with two packflow processes in one group vs one.
+* ``two``       — ``record`` with two packflow processes in one group vs one;
+* ``two-packed`` — ``packed`` with two packflow processes vs one.
 """
 
 from __future__ import annotations
@@ -161,17 +162,19 @@ def run_packflow(url: str, workdir: str, extra: list[str], consumers: int, batch
 
 
 def scenario(client: redis.Redis, url: str, workdir: str, name: str, args: argparse.Namespace, server_pid: int) -> dict[str, tuple[float, float]]:
-    per_entry = 1000 if name == "packed" else 1
-    records = args.records * {"packed": 10, "two": 4}.get(name, 1)
+    packed = name in ("packed", "two-packed")
+    per_entry = 1000 if packed else 1
+    records = args.records * {"packed": 10, "two": 4, "two-packed": 20}.get(name, 1)
     count = args.batch_size // per_entry or 1
-    mode = "record" if name in ("record", "two") else name
+    mode = {"two": "record", "two-packed": "packed"}.get(name, name)
     flags = {"record": [], "two": [], "batch-out": ["--output-mode", "batch"],
-             "packed": ["--input-mode", "batch", "--output-mode", "batch"]}[name]  # fmt: skip
-    batched = name in ("batch-out", "packed")
+             "packed": ["--input-mode", "batch", "--output-mode", "batch"]}[mode]  # fmt: skip
+    batched = mode in ("batch-out", "packed")
     results: dict[str, tuple[float, float]] = {}
-    runs = [("bare", None)] + ([("packflow x1", 1), ("packflow x2", 2)] if name == "two" else [("packflow", 1)])
-    if name == "two":
-        runs = runs[1:]
+    if name.startswith("two"):
+        runs: list[tuple[str, int | None]] = [("packflow x1", 1), ("packflow x2", 2)]
+    else:
+        runs = [("bare", None), ("packflow", 1)]
     for label, consumers in runs:
         best = (0.0, 0.0)
         for _ in range(args.repeat):
@@ -190,7 +193,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000, help="records per run (x10 for 'packed')")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=2, help="runs per variant; the best is reported")
-    parser.add_argument("--only", default="record,batch-out,packed,two")
+    parser.add_argument("--only", default="record,batch-out,packed,two,two-packed")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         Path(workdir, "bench_backend.py").write_text(IDENTITY)
