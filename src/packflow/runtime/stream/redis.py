@@ -1,0 +1,219 @@
+"""Redis Streams: a consumer-group :class:`RedisSource` and a :class:`RedisSink` that acks atomically.
+
+Needs ``pip install 'packflow[redis]'`` (redis-py with hiredis, orjson).
+
+Entry formats (see :mod:`packflow.runtime.stream.codec` and ``docs/stream.md``):
+
+* output, ``record`` mode — one entry per output: ``data`` (JSON object), ``id`` (input entry id);
+* output, ``batch`` mode — one entry per batch: ``data`` (JSON array), ``ids`` (JSON array of input
+  ids, aligned with ``data``), ``count``;
+* dead letter — ``data`` (original payload), ``id``, ``step``, ``error_type``, ``reason``, ``timestamp``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from packflow.runtime.stream._redis import TRANSIENT, StreamConnectionError, connect, group_error, redis, text
+from packflow.runtime.stream._redis_sink import RedisSink
+from packflow.runtime.stream.base import Batch, Rejected, Source
+from packflow.runtime.stream.codec import (
+    DATA_FIELD,
+    decode_entry,
+    decode_packed_entry,
+    only_dicts,
+    original_payload,
+)
+
+__all__ = ["RedisSink", "RedisSource", "StreamConnectionError", "connect"]
+
+log = logging.getLogger("packflow.stream")
+
+
+class RedisSource(Source):
+    """Read a stream through a consumer group; reclaim entries other consumers left unacknowledged."""
+
+    transient_errors = TRANSIENT
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        stream: str,
+        group: str,
+        consumer: str,
+        *,
+        start_from: str = "begin",
+        input_mode: str = "record",
+        field: bytes = DATA_FIELD,
+        claim_idle_ms: int = 60_000,
+        max_deliveries: int = 5,
+    ) -> None:
+        if start_from not in ("begin", "new"):
+            raise ValueError(f"start_from must be 'begin' or 'new', got {start_from!r}")
+        if input_mode not in ("record", "batch"):
+            raise ValueError(f"input_mode must be 'record' or 'batch', got {input_mode!r}")
+        self.client = client
+        self.stream, self.group, self.consumer = stream, group, consumer
+        self.start_from = start_from
+        self.packed = input_mode == "batch"
+        self.field = field
+        self.claim_idle_ms = claim_idle_ms
+        self.max_deliveries = max_deliveries
+        self._claim_every = max(claim_idle_ms / 2000.0, 0.05)
+        self._next_claim = 0.0
+        self._claim_cursor = b"0-0"
+        self._history: bytes | None = b"0"  # own unacknowledged entries are read first
+        self._per_entry = 0.0  # running mean of records per packed entry (0: none seen yet)
+        self._suffixes: list[bytes] = []
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create the consumer group (and the stream) if missing."""
+        start = "0" if self.start_from == "begin" else "$"
+        try:
+            self.client.execute_command("XGROUP", "CREATE", self.stream, self.group, start, "MKSTREAM")
+            log.info("created consumer group %r on %r from %s", self.group, self.stream, self.start_from)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise StreamConnectionError(f"Cannot create consumer group {self.group!r} on {self.stream!r}: {exc}") from exc
+
+    def recover(self) -> None:
+        """After a connection loss: make sure the group exists, re-read our own unacknowledged entries."""
+        self.open()
+        self._history = b"0"
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def read(self, max_records: int, block_ms: int) -> Batch | None:
+        count = self._entry_count(max_records)
+        if time.monotonic() >= self._next_claim:
+            batch = self._reclaim(count)
+            if batch is not None:
+                return batch
+        if self._history is not None:
+            entries = self._xreadgroup(count, None, self._history)
+            if entries:
+                self._history = entries[-1][0]
+                return self._decode(self._check_deliveries(entries))
+            self._history = None
+        entries = self._xreadgroup(count, block_ms, b">")
+        return self._decode(entries) if entries else None
+
+    def _entry_count(self, max_records: int) -> int:
+        """Entries to ask for: one per record, or for packed entries as many as fit ``max_records``."""
+        if not self.packed:
+            return max_records
+        if not self._per_entry:  # records per packed entry unknown until the first read
+            return 1
+        return max(1, int(max_records / self._per_entry))
+
+    def _xreadgroup(self, count: int, block_ms: int | None, start: bytes) -> list:
+        args: list[Any] = ["XREADGROUP", "GROUP", self.group, self.consumer, "COUNT", count]
+        if block_ms is not None:
+            args += ["BLOCK", block_ms]
+        try:
+            reply = self.client.execute_command(*args, "STREAMS", self.stream, start)
+        except redis.ResponseError as exc:
+            raise group_error(exc) from exc
+        return reply[0][1] if reply else []
+
+    def _reclaim(self, count: int) -> Batch | None:
+        try:
+            reply = self.client.execute_command(
+                "XAUTOCLAIM", self.stream, self.group, self.consumer, self.claim_idle_ms, self._claim_cursor, "COUNT", count
+            )
+        except redis.ResponseError as exc:
+            raise group_error(exc) from exc
+        self._claim_cursor = reply[0]
+        if self._claim_cursor == b"0-0":  # a full pass over the pending list is done
+            self._next_claim = time.monotonic() + self._claim_every
+        entries = [entry for entry in reply[1] if entry is not None]
+        if len(reply) > 2 and reply[2]:  # trimmed or deleted while pending: dead-lettered, not dropped silently
+            log.warning("%d pending entries were deleted from %r before being processed", len(reply[2]), self.stream)
+            entries.extend((eid, None) for eid in reply[2])
+        if not entries:
+            return None
+        log.info("reclaimed %d entries idle for more than %d ms", len(entries), self.claim_idle_ms)
+        return self._decode(self._check_deliveries(entries))
+
+    def _check_deliveries(self, entries: list) -> list:
+        """Replace entries delivered more than ``max_deliveries`` times by Rejected markers."""
+        first, last = entries[0][0], entries[-1][0]
+        pending = self.client.xpending_range(self.stream, self.group, first, last, len(entries), self.consumer)
+        counts: dict[Any, int] = {p["message_id"]: int(p["times_delivered"]) for p in pending}
+        out = []
+        for eid, fields in entries:
+            delivered = counts.get(eid, 0)
+            if delivered > self.max_deliveries:
+                reason = (
+                    f"delivered {delivered} times without being acknowledged (max_deliveries={self.max_deliveries}); "
+                    "a consumer probably crashed on it"
+                )
+                fields = Rejected(original_payload(fields, self.field), reason, "deliver")
+            out.append((eid, fields))
+        return out
+
+    # -- decoding -------------------------------------------------------------------------------
+
+    def _decode(self, entries: list) -> Batch:
+        if self.packed:
+            return self._decode_packed(entries)
+        field = self.field
+        ids, records, rejected = [], [], False
+        for eid, fields in entries:
+            ids.append(eid)
+            record = decode_entry(fields, field) if type(fields) is not Rejected else fields
+            if type(record) is not dict:
+                rejected = True
+            records.append(record)
+        return Batch(records, ids, ids, has_rejected=rejected)
+
+    def _decode_packed(self, entries: list) -> Batch:
+        field = self.field
+        acks: list[Any] = []
+        sources: list[Any] = []
+        records: list[Any] = []
+        rejected = False
+        for eid, fields in entries:
+            acks.append(eid)
+            packed = decode_packed_entry(fields, field) if type(fields) is not Rejected else fields
+            if type(packed) is not list:
+                records.append(packed)
+                sources.append(eid)
+                rejected = True
+                continue
+            records.extend(packed)
+            sources.extend([eid + s for s in self._suffix(len(packed))])
+            if not rejected:
+                rejected = not only_dicts(packed)
+        if acks:
+            seen = max(1.0, len(records) / len(acks))
+            self._per_entry = 0.8 * self._per_entry + 0.2 * seen if self._per_entry else seen
+        return Batch(records, sources, acks, has_rejected=rejected)
+
+    def _suffix(self, n: int) -> list[bytes]:
+        if len(self._suffixes) < n:
+            self._suffixes = [b"#%d" % i for i in range(max(n, 2 * len(self._suffixes)))]
+        return self._suffixes[:n]
+
+    # -- acknowledging and stats ----------------------------------------------------------------
+
+    def ack(self, batch: Batch) -> None:
+        self.client.execute_command("XACK", self.stream, self.group, *batch.ack_ids)
+
+    def ack_into(self, pipe: Any, batch: Batch) -> None:
+        """Queue the XACK of ``batch`` on a pipeline (so it commits with the outputs)."""
+        pipe.execute_command("XACK", self.stream, self.group, *batch.ack_ids)
+
+    def stats(self) -> dict[str, Any]:
+        """``lag`` (entries not yet delivered to the group) and ``pending`` (delivered, unacknowledged)."""
+        for info in self.client.xinfo_groups(self.stream):
+            if text(info.get("name")) == self.group:
+                return {"lag": info.get("lag"), "pending": info.get("pending")}
+        return {}
