@@ -66,7 +66,8 @@ class ResultWriter:
                 self._pq = pq.ParquetWriter(self.output_path, outputs.schema)
             self._pq.write_table(outputs)
             return
-        assert self._out is not None
+        if self._out is None:  # pragma: no cover - Parquet output returned above
+            return
         for row in outputs.to_pylist(maps_as_pydicts="lossy"):
             self._out.write(json.dumps(row, default=_json_default, separators=(",", ":")) + "\n")
 

@@ -31,7 +31,7 @@ def part_from_snapshot(snapshot: dict[str, Any], worker_id: str, encode_dead: in
     ``encode_dead`` counts outputs the worker could not encode: they were counted as outputs by
     the Runner and move to dead letters (step ``encode``) here.
     """
-    part = {name: int(snapshot[name]) for name in COUNTERS}
+    part: dict[str, Any] = {name: int(snapshot[name]) for name in COUNTERS}
     part["records_out"] -= encode_dead
     part["dead_letters"] += encode_dead
     by_step = dict(snapshot.get("dead_letters_by_step", {}))
@@ -53,7 +53,7 @@ def _step_part(stat: dict[str, Any]) -> dict[str, float]:
 
 def merge_parts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """The sum of two parts (a new dict)."""
-    out = {name: a[name] + b[name] for name in COUNTERS}
+    out: dict[str, Any] = {name: a[name] + b[name] for name in COUNTERS}
     out["dead_letters_by_step"] = _add_maps(a["dead_letters_by_step"], b["dead_letters_by_step"])
     steps = {name: dict(stat) for name, stat in a["steps"].items()}
     for name, stat in b["steps"].items():
@@ -70,7 +70,7 @@ def merge_parts(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 def subtract_parts(end: dict[str, Any], start: dict[str, Any]) -> dict[str, Any]:
     """What a worker did between two cumulative parts (percentiles re-weighted by the new calls)."""
-    out = {name: end[name] - start[name] for name in COUNTERS}
+    out: dict[str, Any] = {name: end[name] - start[name] for name in COUNTERS}
     out["dead_letters_by_step"] = {
         k: v - start["dead_letters_by_step"].get(k, 0) for k, v in end["dead_letters_by_step"].items()
         if v - start["dead_letters_by_step"].get(k, 0)

@@ -43,11 +43,11 @@ def table_to_records(table: pa.Table | pa.RecordBatch) -> list[dict]:
 
 
 def with_status_fields(schema: pa.Schema) -> pa.Schema:
-    """``schema`` plus the two status columns (an output field may not use their names)."""
+    """``schema`` (fields made nullable: dead-letter rows have no outputs) plus the two status columns."""
     clash = [f.name for f in _STATUS_FIELDS if f.name in schema.names]
     if clash:
         raise ConfigurationError(f"The output schema already has packflow's reserved column(s) {clash}; rename them.")
-    return pa.schema(list(schema) + list(_STATUS_FIELDS))
+    return pa.schema([f.with_nullable(True) for f in schema] + list(_STATUS_FIELDS))
 
 
 def derive_schema(outputs: list[dict]) -> pa.Schema:
@@ -80,35 +80,53 @@ def dead_letter_json(dead: DeadLetter) -> str:
 def results_to_table(results: list[Any], records: list[dict], schema: pa.Schema) -> tuple[pa.Table, int]:
     """Runner results → an Arrow table with status columns; also the number of outputs that could not
     be encoded (they become ``encode`` dead letters, never dropped)."""
-    rows = [_row(result, record) for result, record in zip(results, records)]
+    outputs: list[dict] = []
+    status: list[str] = []
+    letters: list[str | None] = []
+    for result, record in zip(results, records):
+        if type(result) is DeadLetter:
+            outputs.append(_EMPTY)
+            status.append(STATUS_DEAD)
+            letters.append(dead_letter_json(_with_record(result, record)))
+        else:
+            outputs.append(result)
+            status.append(STATUS_OK)
+            letters.append(None)
+    base = _output_part(schema)
     try:
-        _check_fields(rows, schema)
-        return pa.Table.from_pylist(rows, schema=schema), 0
+        _check_fields(outputs, base)
+        table = pa.Table.from_pylist(outputs, schema=base)
     except (pa.ArrowException, TypeError, ValueError, OverflowError):
-        return _encode_one_by_one(rows, records, schema)
+        table, failures = _encode_one_by_one(outputs, records, base, status, letters)
+    else:
+        failures = 0
+    table = table.append_column(_STATUS_FIELDS[0], pa.array(status, pa.string()))
+    return table.append_column(_STATUS_FIELDS[1], pa.array(letters, pa.string())), failures
 
 
-def _row(result: Any, record: dict) -> dict:
-    if type(result) is DeadLetter:
-        if result.record is None:
-            result = DeadLetter(record, result.step, result.error_type, result.message, result.timestamp)
-        return {STATUS_COLUMN: STATUS_DEAD, DEAD_LETTER_COLUMN: dead_letter_json(result)}
-    row = dict(result)
-    row[STATUS_COLUMN] = STATUS_OK
-    row[DEAD_LETTER_COLUMN] = None
-    return row
+_EMPTY: dict = {}
+
+
+def _output_part(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f for f in schema if f.name not in (STATUS_COLUMN, DEAD_LETTER_COLUMN)])
+
+
+def _with_record(dead: DeadLetter, record: dict) -> DeadLetter:
+    if dead.record is not None:
+        return dead
+    return DeadLetter(record, dead.step, dead.error_type, dead.message, dead.timestamp, dead.source)
 
 
 def _check_fields(rows: list[dict], schema: pa.Schema) -> None:
-    names = set(schema.names)
-    for row in rows:
-        if not row.keys() <= names:
-            raise ValueError(f"output fields {sorted(set(row) - names)} are not in the output schema")
+    extra = set().union(*rows) - set(schema.names)
+    if extra:
+        raise ValueError(f"output fields {sorted(extra)} are not in the output schema")
 
 
-def _encode_one_by_one(rows: list[dict], records: list[dict], schema: pa.Schema) -> tuple[pa.Table, int]:
+def _encode_one_by_one(rows: list[dict], records: list[dict], schema: pa.Schema, status: list[str],
+                       letters: list[str | None]) -> tuple[pa.Table, int]:
     encoded, failures = [], 0
-    for row, record in zip(rows, records):
+    for i, (row, record) in enumerate(zip(rows, records)):
         try:
             _check_fields([row], schema)
             pa.Table.from_pylist([row], schema=schema)
@@ -117,8 +135,9 @@ def _encode_one_by_one(rows: list[dict], records: list[dict], schema: pa.Schema)
             failures += 1
             message = (f"output {str(row)[:200]} does not fit the output schema: {exc}. Pass an output_schema "
                        "that covers every field and type the backend returns.")
-            dead = DeadLetter(record, "encode", type(exc).__name__, message)
-            encoded.append({STATUS_COLUMN: STATUS_DEAD, DEAD_LETTER_COLUMN: dead_letter_json(dead)})
+            encoded.append(_EMPTY)
+            status[i] = STATUS_DEAD
+            letters[i] = dead_letter_json(DeadLetter(record, "encode", type(exc).__name__, message))
     return pa.Table.from_pylist(encoded, schema=schema), failures
 
 

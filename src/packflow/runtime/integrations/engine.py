@@ -83,6 +83,7 @@ def _run_ray(target: str, path: str, fmt: str, writer: ResultWriter, batch_size:
         out = map_dataset(ds, target, backend_kwargs=kwargs, batch_size=batch_size, on_error=on_error,
                           concurrency=max(1, cpus), num_cpus=0.5, metrics=metrics)
         schema = None
+        table: Any
         for table in out.iter_batches(batch_format="pyarrow", batch_size=None):
             schema = table.schema
             writer.write(table)
