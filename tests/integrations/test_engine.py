@@ -59,3 +59,21 @@ def test_unknown_engine_and_unknown_format_are_clear_errors(tmp_path, identity_p
     bad.write_text("a,b\n", encoding="utf-8")
     with pytest.raises(ConfigurationError, match="JSON lines"):
         run_with_engine("ray", identity_project, str(bad), str(tmp_path / "o.jsonl"))
+
+
+@pytest.mark.spark
+def test_packflow_run_engine_command(spark, records_jsonl, records, identity_project, tmp_path):
+    """End to end through the CLI, once ``packflow run`` (another module) is present with --engine."""
+    import importlib.util
+
+    if importlib.util.find_spec("packflow.cli.run") is None:
+        pytest.skip("packflow.cli.run is not in this build yet")
+    from click.testing import CliRunner
+
+    from packflow.cli import cli
+
+    output = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(cli, ["run", "--engine", "spark", identity_project, "--input", records_jsonl,
+                                      "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()] == records

@@ -74,8 +74,8 @@ def _run_ray(target: str, path: str, fmt: str, writer: ResultWriter, batch_size:
     from packflow.runtime.integrations.ray_data import RayMetrics, map_dataset, ray
 
     started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(include_dashboard=False, log_to_driver=False)
+    if started_here:  # connect to RAY_ADDRESS if set, else start a local cluster
+        ray.init(**({} if os.environ.get("RAY_ADDRESS") else {"include_dashboard": False}), log_to_driver=False)
     try:
         ds = ray.data.read_json(path) if fmt == "json" else ray.data.read_parquet(path)
         cpus = int(ray.cluster_resources().get("CPU", 1))
