@@ -133,3 +133,9 @@ def test_importing_the_package_does_not_import_ray_or_pyspark():
             "print(sorted(m for m in ('ray', 'pyspark', 'pyarrow') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_map_columns_become_dicts_even_when_nested():
+    kind = pa.struct([("labels", pa.map_(pa.string(), pa.int64()))])
+    table = pa.table({"meta": pa.array([{"labels": [("a", 1), ("b", 2)]}], type=kind), "n": [1]})
+    assert _records.table_to_records(table) == [{"meta": {"labels": {"a": 1, "b": 2}}, "n": 1}]

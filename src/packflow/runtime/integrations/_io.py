@@ -12,7 +12,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from packflow.exceptions import ConfigurationError
-from packflow.runtime.integrations._records import DEAD_LETTER_COLUMN, STATUS_COLUMN, STATUS_OK, _json_default
+from packflow.runtime.integrations._records import (
+    DEAD_LETTER_COLUMN,
+    STATUS_COLUMN,
+    STATUS_OK,
+    _json_default,
+    table_to_records,
+)
 
 __all__ = ["ResultWriter", "input_format"]
 
@@ -68,7 +74,7 @@ class ResultWriter:
             return
         if self._out is None:  # pragma: no cover - Parquet output returned above
             return
-        for row in outputs.to_pylist(maps_as_pydicts="lossy"):
+        for row in table_to_records(outputs):
             self._out.write(json.dumps(row, default=_json_default, separators=(",", ":")) + "\n")
 
     def close(self, schema: pa.Schema | None = None) -> None:

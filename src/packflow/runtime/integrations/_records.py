@@ -39,7 +39,15 @@ _STATUS_FIELDS = (pa.field(STATUS_COLUMN, pa.string(), nullable=False), pa.field
 
 def table_to_records(table: pa.Table | pa.RecordBatch) -> list[dict]:
     """Rows as dicts: structs → nested dicts, lists → lists, maps → dicts."""
-    return table.to_pylist(maps_as_pydicts="lossy")
+    if any(_has_map(field.type) for field in table.schema):
+        return table.to_pylist(maps_as_pydicts="lossy")  # several times slower: only when needed
+    return table.to_pylist()
+
+
+def _has_map(kind: pa.DataType) -> bool:
+    if pa.types.is_map(kind):
+        return True
+    return any(_has_map(kind.field(i).type) for i in range(kind.num_fields))
 
 
 def with_status_fields(schema: pa.Schema) -> pa.Schema:
