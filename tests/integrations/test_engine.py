@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from packflow.exceptions import ConfigurationError
-from packflow.runtime.integrations import run_with_engine
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+from packflow.exceptions import ConfigurationError  # noqa: E402
+from packflow.runtime.integrations import run_with_engine  # noqa: E402
 
 pytestmark = [pytest.mark.cluster]
 
@@ -77,3 +78,12 @@ def test_packflow_run_engine_command(spark, records_jsonl, records, identity_pro
                                       "--output", str(output)])
     assert result.exit_code == 0, result.output
     assert [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()] == records
+
+
+@pytest.mark.ray
+def test_fail_mode_turns_the_engine_error_into_a_typed_error(ray_session, poisoned_inputs, identity_project, tmp_path):
+    from packflow.runtime.integrations.engine import EngineJobError
+
+    inputs, _, _ = poisoned_inputs
+    with pytest.raises(EngineJobError, match="The ray job failed"):
+        run_with_engine("ray", identity_project, inputs["jsonl"], str(tmp_path / "o.jsonl"), on_error="fail")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pyarrow as pa
 import pytest
 
-from packflow.loaders.target import load_target
-from packflow.runtime import Runner
+pa = pytest.importorskip("pyarrow")
+
+from packflow.loaders.target import load_target  # noqa: E402
+from packflow.runtime import Runner  # noqa: E402
 
 pytestmark = [pytest.mark.ray, pytest.mark.cluster]
 

@@ -18,12 +18,17 @@ from typing import Any, Callable, Literal
 
 import pyarrow as pa
 
-from packflow.exceptions import ConfigurationError
+from packflow.exceptions import ConfigurationError, PackflowError
 from packflow.runtime.integrations._io import ResultWriter, input_format
 
-__all__ = ["ENGINES", "run_with_engine"]
+__all__ = ["ENGINES", "EngineJobError", "run_with_engine"]
 
 ENGINES = ("ray", "spark")
+
+
+class EngineJobError(PackflowError, RuntimeError):
+    """The Ray or Spark job failed (a worker could not load the backend, ``on_error="fail"`` hit a bad
+    record, the engine could not start); the message carries the engine's own error."""
 
 
 def run_with_engine(
@@ -53,6 +58,10 @@ def run_with_engine(
     schema = None
     try:
         metrics, schema = runner(target, input_path, fmt, writer, batch_size, backend_kwargs or {}, on_error)
+    except PackflowError:
+        raise
+    except Exception as exc:
+        raise EngineJobError(f"The {engine} job failed: {_first_lines(exc)}") from exc
     finally:
         writer.close(schema)
     return {
@@ -118,6 +127,11 @@ def _run_spark(target: str, path: str, fmt: str, writer: ResultWriter, batch_siz
         shutil.rmtree(scratch, ignore_errors=True)
         if started_here:
             spark.stop()
+
+
+def _first_lines(exc: BaseException, limit: int = 6) -> str:
+    lines = [line for line in f"{type(exc).__name__}: {exc}".splitlines() if line.strip()]
+    return "\n".join(lines[:limit]) + ("\n..." if len(lines) > limit else "")
 
 
 def _copy_parts(folder: str, writer: ResultWriter) -> pa.Schema | None:
