@@ -60,6 +60,8 @@ def test_unknown_engine_and_unknown_format_are_clear_errors(tmp_path, identity_p
     bad.write_text("a,b\n", encoding="utf-8")
     with pytest.raises(ConfigurationError, match="JSON lines"):
         run_with_engine("ray", identity_project, str(bad), str(tmp_path / "o.jsonl"))
+    with pytest.raises(ConfigurationError, match="not stdin"):
+        run_with_engine("spark", identity_project, "-", str(tmp_path / "o.jsonl"))
 
 
 @pytest.mark.spark

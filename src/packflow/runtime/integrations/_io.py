@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,6 +28,8 @@ JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
 def input_format(path: str) -> str:
     """``json`` or ``parquet`` for an input file or directory, judged by suffix (directories: their files)."""
+    if path == "-":
+        raise ConfigurationError("Engines read files, not stdin: give --input a JSON-lines or Parquet file or directory.")
     p = Path(path)
     if not p.exists():
         raise ConfigurationError(f"Input {path!r} does not exist; give a JSON-lines or Parquet file or directory.")
@@ -44,13 +47,14 @@ def input_format(path: str) -> str:
 
 class ResultWriter:
     """Split result tables into the output file (JSON lines, or Parquet when it ends in .parquet)
-    and the dead-letters file (JSON lines), counting both."""
+    and the dead-letters file (JSON lines), counting both. ``-`` is stdout (outputs) or stderr
+    (dead letters)."""
 
     def __init__(self, output_path: str, dead_letters_path: str) -> None:
         self.output_path, self.dead_path = output_path, dead_letters_path
         self.parquet = output_path.endswith(".parquet")
-        self._out: IO[str] | None = None if self.parquet else _open_text(output_path)
-        self._dead: IO[str] = _open_text(dead_letters_path)
+        self._out: IO[str] | None = None if self.parquet else _open_text(output_path, sys.stdout)
+        self._dead: IO[str] = _open_text(dead_letters_path, sys.stderr)
         self._pq: pq.ParquetWriter | None = None
         self.outputs = 0
         self.dead_letters = 0
@@ -82,11 +86,17 @@ class ResultWriter:
         if self.parquet and self._pq is None and schema is not None:
             self._pq = pq.ParquetWriter(self.output_path, schema)
         for handle in (self._pq, self._out, self._dead):
-            if handle is not None:
+            if handle is None:
+                continue
+            if handle in (sys.stdout, sys.stderr):
+                handle.flush()  # type: ignore[union-attr]
+            else:
                 handle.close()
 
 
-def _open_text(path: str) -> Any:
+def _open_text(path: str, dash: IO[str]) -> Any:
+    if path == "-":
+        return dash
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     return open(path, "w", encoding="utf-8")

@@ -43,7 +43,8 @@ def run_with_engine(
 ) -> dict[str, Any]:
     """Run ``target`` over ``input_path`` on Ray or Spark; a summary of counts and per-step stats.
 
-    ``dead_letters_path`` defaults to ``<output_path>.dead-letters.jsonl``. A Ray or Spark session
+    ``dead_letters_path`` defaults to ``<output_path>.dead-letters.jsonl`` (stderr when the output is
+    ``-``, stdout). Inputs must be files or directories, not stdin. A Ray or Spark session
     already running in this process is reused; otherwise a local one is started and stopped.
     """
     if engine not in ENGINES:
@@ -51,7 +52,7 @@ def run_with_engine(
     if batch_size < 1:
         raise ConfigurationError(f"batch_size must be >= 1, got {batch_size!r}.")
     fmt = input_format(input_path)
-    dead_path = dead_letters_path or f"{output_path}.dead-letters.jsonl"
+    dead_path = dead_letters_path or (f"{output_path}.dead-letters.jsonl" if output_path != "-" else "-")
     runner: Callable[..., tuple[dict[str, Any], pa.Schema | None]] = _run_ray if engine == "ray" else _run_spark
     started = time.monotonic()
     writer = ResultWriter(output_path, dead_path)
@@ -72,6 +73,7 @@ def run_with_engine(
         "dead_letters_by_step": metrics["dead_letters_by_step"],
         "steps": metrics["steps"],
         "workers": metrics["workers"],
+        "runner": {k: metrics[k] for k in ("batches", "backend_calls", "isolation_calls", "workers")},
         "output_path": output_path,
         "dead_letters_path": dead_path,
         "elapsed_s": round(time.monotonic() - started, 3),
@@ -84,7 +86,8 @@ def _run_ray(target: str, path: str, fmt: str, writer: ResultWriter, batch_size:
 
     started_here = not ray.is_initialized()
     if started_here:  # connect to RAY_ADDRESS if set, else start a local cluster
-        ray.init(**({} if os.environ.get("RAY_ADDRESS") else {"include_dashboard": False}), log_to_driver=False)
+        options: dict[str, Any] = {} if os.environ.get("RAY_ADDRESS") else {"include_dashboard": False}
+        ray.init(log_to_driver=False, **options)
     try:
         ds = ray.data.read_json(path) if fmt == "json" else ray.data.read_parquet(path)
         cpus = int(ray.cluster_resources().get("CPU", 1))
