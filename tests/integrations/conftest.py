@@ -106,6 +106,15 @@ def rowsum_project(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(write_project(tmp_path_factory.mktemp("rowsum"), "RowSum", ROWSUM_CONFIG))
 
 
+#: The records preprocessor reading nested struct fields: rename a nested path, select nested features.
+RECORDS_CONFIG = {"rename_fields": {"src.ip": "ip"}, "feature_names": ["id", "ip", "features.a"]}
+
+
+@pytest.fixture(scope="session")
+def records_project(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(write_project(tmp_path_factory.mktemp("records"), "Identity", RECORDS_CONFIG))
+
+
 @pytest.fixture(scope="session")
 def identity_archive(identity_project: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(build_archive(Path(identity_project), tmp_path_factory.mktemp("archive") / "clustertest-0.1.0.zip"))

@@ -28,7 +28,7 @@ def _run(ray_session, records, target, **kwargs):
     return out_rows, dead_rows, summary
 
 
-@pytest.mark.parametrize("project", ["identity_project", "rowsum_project"])
+@pytest.mark.parametrize("project", ["identity_project", "rowsum_project", "records_project"])
 def test_same_outputs_as_plain_call_and_runner(ray_session, records, project, request):
     target = request.getfixturevalue(project)
     backend = load_target(target)
