@@ -72,6 +72,15 @@ def test_archive_target_is_shipped_and_verified(spark, records, identity_archive
     assert summary["records_out"] == 2000
 
 
+def test_two_archives_with_the_same_file_name_in_one_session(spark, records, rowsum_project, tmp_path, helpers):
+    from pathlib import Path
+
+    archive = helpers.build_archive(Path(rowsum_project), tmp_path / "clustertest-0.1.0.zip")  # same name
+    outputs, dead, _ = _run(_df(spark, records[:500]), str(archive), batch_size=100)
+    assert dead == [] and sorted(r["sum"] for r in outputs) == sorted(
+        r["features"]["a"] + r["features"]["b"] + r["features"]["c"] for r in records[:500])
+
+
 def test_structured_streaming_in_and_out(spark, poisoned, identity_project, tmp_path):
     records, bad = poisoned
     source = tmp_path / "in"

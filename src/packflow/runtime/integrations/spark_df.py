@@ -9,9 +9,12 @@ or per task (Spark reuses Python workers by default: ``spark.python.worker.reuse
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
+import shutil
+import tempfile
 from typing import Any, Iterator, Literal
 
 import pyarrow as pa
@@ -93,10 +96,23 @@ def map_dataframe(
     spec = prepare_target(target, backend_kwargs)
     schema = with_status_fields(_output_schema(df, spec, output_schema, sample_records, sample_size))
     if spec.kind == "archive":
-        spark.sparkContext.addFile(spec.location)
+        spec = _ship_archive(spark, spec)
     acc = metrics.accumulator(spark) if metrics is not None else None
     func = functools.partial(_map_partition, spec, schema, batch_size, on_error, acc)
     return df.mapInArrow(func, from_arrow_schema(schema))
+
+
+def _ship_archive(spark: SparkSession, spec: TargetSpec) -> TargetSpec:
+    """``addFile`` a copy named by content hash: Spark refuses two different files with one name."""
+    digest = spec.archive_sha256 or ""
+    shipped = os.path.join(tempfile.gettempdir(), "packflow-ship", f"{digest[:16]}-{os.path.basename(spec.location)}")
+    if not os.path.exists(shipped):
+        os.makedirs(os.path.dirname(shipped), exist_ok=True)
+        partial = f"{shipped}.{os.getpid()}.tmp"
+        shutil.copyfile(spec.location, partial)
+        os.replace(partial, shipped)
+    spark.sparkContext.addFile(shipped)
+    return dataclasses.replace(spec, location=shipped)
 
 
 def split_results(df: DataFrame) -> tuple[DataFrame, DataFrame]:
