@@ -88,7 +88,11 @@ def write_project(root: Path, backend: str, backend_config: dict | None = None) 
 def build_archive(project: Path, dest: Path) -> Path:
     """A minimal export-style archive: the project files plus packflow-manifest.json with hashes."""
     files = {p.name: p.read_bytes() for p in sorted(project.iterdir()) if p.is_file()}
-    manifest = {"files": {n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in files.items()}}
+    manifest = {
+        "format": 1, "packflow_version": "test", "python_version": "3", "metadata": {"name": "clustertest"},
+        "runtime": {}, "wheels": None,
+        "files": {n: {"sha256": hashlib.sha256(d).hexdigest(), "size": len(d)} for n, d in files.items()},
+    }
     with zipfile.ZipFile(dest, "w") as archive:
         for name, data in files.items():
             archive.writestr(name, data)
