@@ -287,3 +287,10 @@ def test_progress_bar_and_summary_formatting():
     rows = [line.split()[0] for line in table.splitlines()[2:5]]
     assert rows == ["preprocess", "execute", "total"]
     assert table.splitlines()[-1] == "records: 5 in, 4 out, 1 dead-lettered (decode 1) in 1 batch; 0.50 s, 10 records/s"
+
+
+def test_a_directory_input_without_an_engine_cannot_start(work):
+    (work / "inputs").mkdir()
+    done = packflow(work, "run", "backends:Scaled", "-i", str(work / "inputs"))
+    assert done.returncode == 2
+    assert b"is a directory" in done.stderr and b"--engine" in done.stderr

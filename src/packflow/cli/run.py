@@ -32,13 +32,15 @@ SHOWN_REASONS = 5
 @click.command()
 @click.argument("target")
 @click.option("--input", "-i", "input_path", default="-", show_default=True,
-              type=click.Path(exists=True, dir_okay=False, allow_dash=True),
-              help="JSON lines or a JSON array of records; '-' reads stdin.")
+              type=click.Path(exists=True, allow_dash=True),
+              help="JSON lines or a JSON array of records; '-' reads stdin. With --engine ray|spark: a "
+                   "JSON-lines or Parquet file, or a directory of them.")
 @click.option("--output", "-o", "output_path", default="-", show_default=True,
               type=click.Path(dir_okay=False, writable=True, allow_dash=True),
               help="Where to write output records as JSON lines, in input order; '-' is stdout.")
 @click.option("--dead-letters", "dead_letters_path", default=None, type=click.Path(dir_okay=False, writable=True),
-              help="Write dead letters here as JSON lines (default: a count and the first reasons on stderr).")
+              help="Write dead letters here as JSON lines (default: a count and the first reasons on stderr; "
+                   "with --engine ray|spark: <output>.dead-letters.jsonl).")
 @click.option("--batch-size", "-b", default=256, show_default=True, type=click.IntRange(min=1),
               help="Records per backend call.")
 @click.option("--max-wait-ms", default=50.0, show_default=True, type=click.FloatRange(min=0),
@@ -64,6 +66,9 @@ def run(target: str, input_path: str, output_path: str, dead_letters_path: str |
         summary = _run_on_engine(engine, target, input_path, output_path, dead_letters_path, batch_size,
                                  backend_kwargs, on_error)
     else:
+        if input_path != "-" and Path(input_path).is_dir():
+            fail(f"--input {input_path!r} is a directory; without --engine ray|spark give one JSON-lines file "
+                 "or '-' for stdin.", EXIT_CANNOT_START)
         summary = _run_locally(target, input_path, output_path, dead_letters_path, batch_size, max_wait_ms,
                                backend_kwargs, on_error, _show_progress(progress, input_path))
     elapsed = time.monotonic() - started
@@ -272,12 +277,13 @@ def _run_on_engine(engine: str, target: str, input_path: str, output_path: str, 
         summary = run_with_engine(
             engine=engine, target=target, input_path=input_path, output_path=output_path,
             dead_letters_path=dead_letters_path, batch_size=batch_size, backend_kwargs=backend_kwargs,
-            on_error=on_error,
+            on_error="fail" if on_error == "fail" else "isolate",
         )
     except ImportError as exc:
         fail(f"--engine {engine}: {exc}", EXIT_CANNOT_START)
     except PackflowError as exc:
-        fail(str(exc), EXIT_FAILURE if type(exc).__name__ == "BatchFailedError" else EXIT_CANNOT_START)
+        failed_mid_job = type(exc).__name__ in ("BatchFailedError", "EngineJobError")
+        fail(str(exc), EXIT_FAILURE if failed_mid_job else EXIT_CANNOT_START)
     summary = dict(summary)
     summary.setdefault("exit_code", EXIT_DEAD_LETTERS if summary.get("dead_letters") else EXIT_OK)
     summary.setdefault("engine", engine)

@@ -11,17 +11,14 @@ which checks every file against the archive's manifest.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import tempfile
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from packflow.backend.base import InferenceBackend
-from packflow.constants import MANIFEST_NAME
 from packflow.exceptions import ArchiveError
 from packflow.loaders.target import resolve_target
 
@@ -104,49 +101,4 @@ def _check_digest(actual: str, spec: TargetSpec) -> None:
 def _load_archive(path: str, kwargs: dict[str, Any]) -> InferenceBackend:
     from packflow.loaders.base import InferenceBackendLoader
 
-    if importlib.util.find_spec("packflow.archive") is not None:
-        return InferenceBackendLoader.from_archive(path, **kwargs)
-    # packflow.archive (issue: export/verify) is not installed in this build: verify the manifest here.
-    return InferenceBackendLoader.from_project(_extract_with_manifest(path), **kwargs)
-
-
-def _extract_with_manifest(path: str) -> str:
-    """Fallback for builds without ``packflow.archive``: check each member against the manifest, extract."""
-    root = tempfile.mkdtemp(prefix="packflow-project-")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            listed = _read_manifest(archive, path)
-            for name in archive.namelist():
-                if name == MANIFEST_NAME or name.endswith("/"):
-                    continue
-                data = archive.read(name)
-                _check_member(name, data, listed.get(name), path)
-                target = Path(root, name)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-    except zipfile.BadZipFile as exc:
-        raise ArchiveError(f"{path!r} is not a readable zip archive: {exc}. Re-export it with 'packflow export'.") from exc
-    missing = sorted(set(listed) - {n for n in listed if Path(root, n).is_file()})
-    if missing:
-        raise ArchiveError(f"Archive {path!r} lacks files its manifest lists: {missing}. Re-export it.")
-    return root
-
-
-def _read_manifest(archive: zipfile.ZipFile, path: str) -> dict[str, dict[str, Any]]:
-    try:
-        manifest = json.loads(archive.read(MANIFEST_NAME))
-    except KeyError as exc:
-        raise ArchiveError(f"Archive {path!r} has no {MANIFEST_NAME}; export it with 'packflow export'.") from exc
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, dict):
-        raise ArchiveError(f"{MANIFEST_NAME} in {path!r} has no 'files' object mapping path -> {{sha256, size}}.")
-    return files
-
-
-def _check_member(name: str, data: bytes, entry: dict[str, Any] | None, path: str) -> None:
-    if name.startswith("/") or ".." in Path(name).parts:
-        raise ArchiveError(f"Archive {path!r} contains an unsafe path {name!r}; refusing to extract it.")
-    if entry is None:
-        raise ArchiveError(f"Archive {path!r} contains {name!r}, which its manifest does not list (tampered?).")
-    if entry.get("size") != len(data) or entry.get("sha256") != hashlib.sha256(data).hexdigest():
-        raise ArchiveError(f"{name!r} in archive {path!r} does not match its manifest hash/size (tampered?).")
+    return InferenceBackendLoader.from_archive(path, **kwargs)
