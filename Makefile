@@ -6,7 +6,7 @@ EXTRAS ?= dev,serve,redis,ray,spark
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 
-.PHONY: venv test test-fast demo bench clean
+.PHONY: venv test demo bench bench-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,14 @@ demo: $(STAMP)
 	$(PY) examples/demo.py
 
 ## Run the benchmarks (installs the released packflow 0.4.1 into .bench/ for comparison).
-bench: $(STAMP)
+bench: $(STAMP) bench-deps
 	$(PY) benchmarks/run_all.py
+
+## Tools only the benchmarks use: wrk and redis-server (Debian), LitServe (comparison only).
+bench-deps: $(STAMP)
+	@command -v wrk >/dev/null && command -v redis-server >/dev/null || \
+	  (apt-get update -qq && apt-get install -y -qq wrk redis-server >/dev/null)
+	@$(PY) -c "import litserve" 2>/dev/null || $(PY) -m pip install --quiet litserve
 
 clean:
 	rm -rf $(VENV) .bench build dist .pytest_cache .hypothesis src/*.egg-info
