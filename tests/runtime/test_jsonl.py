@@ -194,7 +194,8 @@ from packflow import InferenceBackend
 from packflow.runtime import Runner
 from packflow.runtime import jsonl
 
-assert jsonl._orjson is None
+from packflow.runtime import _json
+assert not _json.HAVE_ORJSON
 
 class Echo(InferenceBackend):
     def execute(self, inputs):

@@ -15,9 +15,7 @@
 
 from __future__ import annotations
 
-import functools
 import itertools
-import json
 import os
 import select
 import stat
@@ -31,10 +29,8 @@ from packflow.runtime.isolation import BatchFailedError
 if TYPE_CHECKING:  # pragma: no cover
     from packflow.runtime.runner import Runner
 
-try:  # orjson is several times faster; the core works without it.
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised when orjson is not installed
-    _orjson = None  # type: ignore[assignment]
+from packflow.runtime._json import dumps, loads
+from packflow.runtime._json import dumps_native as _dumps_native
 
 __all__ = ["InputBatch", "JsonLinesReader", "JsonLinesWriter", "dumps", "loads", "run_jsonl"]
 
@@ -42,29 +38,6 @@ CHUNK_SIZE = 1 << 20
 #: What a JSON decoder raises for bad input (the stdlib raises RecursionError for very deep nesting).
 _DECODE_ERRORS = (ValueError, RecursionError)
 _FLUSH = object()
-
-
-def _to_native(obj: Any) -> Any:
-    from packflow.utils.normalize import ensure_native_types
-
-    return ensure_native_types(obj)
-
-
-if _orjson is not None:
-    loads: Callable[[bytes], Any] = _orjson.loads
-    #: JSON-native values only; the fast path (a keyword-free call from C costs ~100 ns less per record).
-    _dumps_native: Callable[[Any], bytes] = _orjson.dumps
-    dumps: Callable[[Any], bytes] = functools.partial(
-        _orjson.dumps, default=_to_native, option=_orjson.OPT_SERIALIZE_NUMPY
-    )
-else:  # pragma: no cover
-    loads = json.loads
-
-    def dumps(obj: Any) -> bytes:
-        """Compact UTF-8 JSON; numpy/pandas values are converted, NaN is refused."""
-        return json.dumps(obj, default=_to_native, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-
-    _dumps_native = dumps
 
 
 @dataclass

@@ -12,14 +12,12 @@ from typing import Any, Awaitable, Callable
 import orjson
 
 from packflow.logger import get_logger
+from packflow.runtime._json import dumps as _dumps
 from packflow.runtime.deadletter import DeadLetter
-from packflow.utils.normalize import ensure_native_types
 
 __all__ = ["ClientDisconnected", "HTTPProblem", "encode_results", "error_entry", "parse_records", "read_body"]
 
 logger = get_logger("serve")
-FAST_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
-DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY  # slower: only after the fast attempt failed
 Receive = Callable[[], Awaitable[dict]]
 
 
@@ -138,10 +136,6 @@ def error_entry(dead: DeadLetter, request_index: int | None = None) -> dict[str,
     return {"error": {"id": error_id, "step": dead.step, "type": dead.error_type, "message": dead.message}}
 
 
-def _default(value: Any) -> Any:
-    return ensure_native_types(value)
-
-
 def encode_results(results: list, single: bool) -> tuple[int, bytes, int, int]:
     """(status, body, failed records, of which unencodable): 500 for a failed single record, else 200."""
     if single:
@@ -164,14 +158,6 @@ def encode_results(results: list, single: bool) -> tuple[int, bytes, int, int]:
         return 200, _dumps(out), failed, 0
     except TypeError:
         return _encode_each(out, failed)
-
-
-def _dumps(value: Any) -> bytes:
-    """JSON bytes: plain orjson first; numpy/pandas/torch values and non-str keys on a second try."""
-    try:
-        return orjson.dumps(value, option=FAST_OPTIONS)
-    except TypeError:
-        return orjson.dumps(value, default=_default, option=DUMP_OPTIONS)
 
 
 def _encode_each(out: list, failed: int) -> tuple[int, bytes, int, int]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from packflow.runtime._json import dumps
 from packflow.runtime.stream.base import Rejected
 
 __all__ = ["DATA_FIELD", "decode_entry", "decode_packed_entry", "dumps", "only_dicts", "original_payload", "payload_bytes"]
@@ -26,12 +27,6 @@ DATA_FIELD = b"data"
 
 _loads = orjson.loads
 _DICT_ONLY = {dict}
-_DUMPS_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-
-
-def dumps(value: Any) -> bytes:
-    """JSON bytes of an output record (numpy values included); raises ``TypeError`` if not serialisable."""
-    return orjson.dumps(value, option=_DUMPS_OPTIONS)
 
 
 def _as_pairs(fields: Any) -> list:
