@@ -214,13 +214,18 @@ def test_pipe_partial_batches_are_answered_without_waiting_for_more_input(work):
         proc.stderr.close()
 
 
-def test_unknown_engine_module_exits_2(work):
-    if importlib.util.find_spec("ray") is not None and importlib.util.find_spec("pyspark") is not None:
-        pytest.skip("ray and spark are installed; the cluster tests cover --engine")
-    engine = "spark" if importlib.util.find_spec("pyspark") is None else "ray"
-    done = packflow(work, "run", "backends:Doubler", "--engine", engine, stdin=b'{"id": 1, "x": 1}\n')
-    assert done.returncode == 2
-    assert b"--engine " + engine.encode() in done.stderr
+@pytest.mark.parametrize("engine, package", [("spark", "pyspark"), ("ray", "ray")])
+def test_an_engine_whose_extra_is_missing_exits_2_naming_the_extra(work, engine, package):
+    hide = f"import sys; sys.modules[{package!r}] = None; from packflow.cli import cli; cli(prog_name='packflow')"
+    source = write_lines(work / "in.jsonl", records(3))
+    done = subprocess.run(
+        [sys.executable, "-c", hide, "run", "backends:Doubler", "--engine", engine, "-i", str(source),
+         "-o", str(work / "out.jsonl")],
+        cwd=work, capture_output=True, timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"--engine {engine}".encode() in done.stderr
+    assert f"packflow[{engine}]".encode() in done.stderr
 
 
 def test_example_project(tmp_path):

@@ -52,6 +52,7 @@ def run_with_engine(
     if batch_size < 1:
         raise ConfigurationError(f"batch_size must be >= 1, got {batch_size!r}.")
     fmt = input_format(input_path)
+    _import_adapter(engine)  # a missing extra is a start-up error, raised before any output is opened
     dead_path = dead_letters_path or (f"{output_path}.dead-letters.jsonl" if output_path != "-" else "-")
     runner: Callable[..., tuple[dict[str, Any], pa.Schema | None]] = _run_ray if engine == "ray" else _run_spark
     started = time.monotonic()
@@ -78,6 +79,13 @@ def run_with_engine(
         "dead_letters_path": dead_path,
         "elapsed_s": round(time.monotonic() - started, 3),
     }
+
+
+def _import_adapter(engine: str) -> None:
+    """Import the engine's adapter; its ImportError names ``pip install 'packflow[<engine>]'``."""
+    import importlib
+
+    importlib.import_module(f"packflow.runtime.integrations.{'ray_data' if engine == 'ray' else 'spark_df'}")
 
 
 def _run_ray(target: str, path: str, fmt: str, writer: ResultWriter, batch_size: int,
