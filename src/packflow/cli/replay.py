@@ -118,7 +118,7 @@ class _Discard:
 
 
 def _line(value: Any) -> bytes:
-    from packflow.runtime._json import dumps
+    from packflow.runtime.codec import encode as dumps
 
     return dumps(value) + b"\n"
 

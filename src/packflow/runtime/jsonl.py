@@ -29,14 +29,17 @@ from packflow.runtime.isolation import BatchFailedError
 if TYPE_CHECKING:  # pragma: no cover
     from packflow.runtime.runner import Runner
 
-from packflow.runtime._json import dumps, loads
-from packflow.runtime._json import dumps_native as _dumps_native
+from packflow.runtime.codec import DecodeError, dead_letter, decode_record, json_kind
+from packflow.runtime.codec import decode as loads
+from packflow.runtime.codec import decode_many as _decode_many
+from packflow.runtime.codec import encode as dumps
+from packflow.runtime.codec import encode_native as _dumps_native
 
 __all__ = ["InputBatch", "JsonLinesReader", "JsonLinesWriter", "dumps", "loads", "run_jsonl"]
 
 CHUNK_SIZE = 1 << 20
 #: What a JSON decoder raises for bad input (the stdlib raises RecursionError for very deep nesting).
-_DECODE_ERRORS = (ValueError, RecursionError)
+_DECODE_ERRORS = (ValueError, RecursionError)  # DecodeError is a ValueError
 _FLUSH = object()
 
 
@@ -189,7 +192,7 @@ def _parse_array(data: bytes) -> list | None:
 def _decode_lines(lines: list[bytes], first: int) -> InputBatch:
     """Decode a stretch of lines; the common all-valid case runs entirely in C."""
     try:
-        records = list(map(loads, lines))
+        records = _decode_many(lines)
     except _DECODE_ERRORS:
         return _decode_lines_slowly(lines, first)
     if _all_dicts(records):
@@ -204,14 +207,10 @@ def _decode_lines_slowly(lines: list[bytes], first: int) -> InputBatch:
         if not line.strip():
             continue  # a blank line holds no record
         try:
-            value = loads(line)
-        except _DECODE_ERRORS as exc:
-            reason = f"line {number} is not valid JSON ({_why(exc)}); write one JSON object per line"
-            batch.dead.append(_decode_dead(_text(line), type(exc).__name__, reason, number))
-            continue
-        if type(value) is not dict:
-            reason = f"line {number} is a JSON {_kind(value)}, not an object; write one JSON object per line"
-            batch.dead.append(_decode_dead(_text(line), "NotAnObjectError", reason, number))
+            value = decode_record(line)
+        except DecodeError as exc:
+            message = f"line {number}: {exc}"
+            batch.dead.append(dead_letter(_text(line), "decode", exc, message=message, source=number))
             continue
         batch.records.append(value)
         batch.sources.append(number)  # type: ignore[union-attr]
@@ -227,27 +226,13 @@ def _split_elements(items: list, first: int) -> InputBatch:
             batch.records.append(value)
             batch.sources.append(number)  # type: ignore[union-attr]
         else:
-            reason = f"array element {number} is a JSON {_kind(value)}, not an object; the array must hold objects"
-            batch.dead.append(_decode_dead(value, "NotAnObjectError", reason, number))
+            message = f"array element {number} is a JSON {json_kind(value)}, not an object; the array must hold objects"
+            batch.dead.append(dead_letter(value, "decode", "DecodeError", message=message, source=number))
     return batch
-
-
-def _decode_dead(record: Any, error_type: str, message: str, number: int) -> DeadLetter:
-    return DeadLetter(record, "decode", error_type, message, source=number)
-
-
-def _why(exc: Exception) -> str:
-    msg, column = getattr(exc, "msg", None), getattr(exc, "colno", None)
-    return f"{msg} at column {column}" if msg and column else str(exc)
 
 
 def _text(line: bytes) -> str:
     return line.rstrip(b"\r").decode("utf-8", errors="replace")
-
-
-def _kind(value: Any) -> str:
-    names = {list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return names.get(type(value), "number")
 
 
 class JsonLinesWriter:
