@@ -223,3 +223,26 @@ def test_a_line_longer_than_a_chunk_is_one_record():
     big = json.dumps({"blob": "x" * (3 << 20)}).encode()
     _, records, dead = read_all(b'{"a": 1}\n' + big + b'\n{"a": 2}', size=10)
     assert [n for n, _ in records] == [1, 2, 3] and len(records[1][1]["blob"]) == 3 << 20 and dead == []
+
+
+class _MutatesAndFails(InferenceBackend):
+    """Doubles ``x`` in place (violating the contract) and fails on records marked poison."""
+
+    def execute(self, inputs):
+        for record in inputs:
+            record["x"] *= 2
+        if any(r.get("poison") for r in inputs):
+            raise ValueError("poison")
+        return [{"id": r["id"], "x": r["x"]} for r in inputs]
+
+
+@pytest.mark.parametrize("shape", ["lines", "array"])
+def test_dead_letters_hold_the_record_as_received_and_retries_are_unaffected(shape):
+    records = [{"id": i, "x": i, "nested": {"k": [i]}} for i in range(6)]
+    records[4]["poison"] = True
+    data = ("\n".join(json.dumps(r) for r in records) if shape == "lines" else json.dumps(records)).encode()
+    out, dead = io.BytesIO(), []
+    run_jsonl(Runner(_MutatesAndFails()), JsonLinesReader(io.BytesIO(data), 6), JsonLinesWriter(out), dead.extend)
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == [
+        {"id": i, "x": 2 * i} for i in range(6) if i != 4]
+    assert [(d.source, d.step, d.record) for d in dead] == [(5, "execute", records[4])]

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import select
@@ -55,14 +56,44 @@ class InputBatch:
     raw: list[bytes] | None
     #: Decode failures in this stretch of input.
     dead: list[DeadLetter] = field(default_factory=list)
+    #: JSON-array input: the whole array, to recover original elements (``raw`` is None then).
+    elements: _Elements | None = None
 
     def source(self, index: int) -> int:
         """Line (or element) number of record ``index``."""
         return self.sources[index] if self.sources is not None else self.first + index
 
+    def fresh(self, lo: int, hi: int) -> list:
+        """New copies of records ``lo:hi`` decoded again from the input, as received (the Runner's
+        ``fresh``: a backend that modified the decoded dicts changes neither retries nor dead letters)."""
+        if self.raw is not None:
+            return _decode_many(self.raw[lo:hi])
+        if self.elements is not None:
+            return self.elements.fresh([self.source(i) for i in range(lo, hi)])
+        return copy.deepcopy(self.records[lo:hi])  # pragma: no cover - every reader batch has one of the two
+
     def original(self, index: int) -> Any:
         """Record ``index`` exactly as read, even if the backend modified the decoded dict."""
-        return loads(self.raw[index]) if self.raw is not None else self.records[index]
+        return self.fresh(index, index + 1)[0]
+
+
+class _Elements:
+    """The elements of a JSON-array input, kept as the input's bytes until a failure needs one.
+
+    Zero cost on the clean path; the first failure splits the array into one encoded element each
+    (about the input's size in memory, for the rest of the run).
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._items: list[bytes] | None = None
+
+    def fresh(self, numbers: list[int]) -> list:
+        """New decoded copies of the elements numbered ``numbers`` (1-based)."""
+        if self._items is None:
+            self._items = [dumps(v) for v in loads(self._data)]
+            self._data = b""
+        return _decode_many([self._items[n - 1] for n in numbers])
 
 
 class JsonLinesReader:
@@ -96,7 +127,7 @@ class JsonLinesReader:
             data = head + b"".join(c for c in chunks if c is not _FLUSH)
             items = _parse_array(data)
             if items is not None:
-                yield from self._array_batches(items)
+                yield from self._array_batches(items, _Elements(data))
                 return
             head, chunks = data, iter(())
         yield from self._line_batches(head, chunks)
@@ -154,14 +185,13 @@ class JsonLinesReader:
         for start in range(0, len(pending), size):
             yield _decode_lines(pending[start : start + size], number + start)
 
-    def _array_batches(self, items: list) -> Iterator[InputBatch]:
+    def _array_batches(self, items: list, elements: _Elements) -> Iterator[InputBatch]:
         size = self.batch_size
         for start in range(0, len(items), size):
             chunk = items[start : start + size]
-            if _all_dicts(chunk):
-                yield InputBatch(chunk, None, start + 1, None)
-            else:
-                yield _split_elements(chunk, start + 1)
+            batch = InputBatch(chunk, None, start + 1, None) if _all_dicts(chunk) else _split_elements(chunk, start + 1)
+            batch.elements = elements
+            yield batch
 
 
 def _all_dicts(items: list) -> bool:
@@ -304,7 +334,7 @@ def _run_batch(runner: Runner, batch: InputBatch, writer: JsonLinesWriter, fail_
         runner.record_dead_letter("decode", len(batch.dead))
         if fail_fast:
             _abort(batch.dead[0])
-    results, dead_count = runner.process_batch_counted(batch.records, known_dicts=True)
+    results, dead_count = runner.process_batch_counted(batch.records, known_dicts=True, fresh=batch.fresh)
     dead, positions = batch.dead, None
     if dead_count:
         results, positions, dead = _take_dead(results, batch, dead)
@@ -322,10 +352,7 @@ def _take_dead(results: list, batch: InputBatch, dead: list[DeadLetter]) -> tupl
     outputs, positions, dead = [], [], list(dead)
     for index, result in enumerate(results):
         if type(result) is DeadLetter:
-            dead.append(DeadLetter(
-                batch.original(index), result.step, result.error_type, result.message, result.timestamp,
-                batch.source(index),
-            ))
+            dead.append(dead_letter(batch.original(index), result.step, result, source=batch.source(index)))
         else:
             outputs.append(result)
             positions.append(index)
@@ -336,7 +363,7 @@ def _encode_dead(failures: list[tuple[int, str, str]], batch: InputBatch, positi
     dead = []
     for index, error_type, message in failures:
         where = positions[index] if positions is not None else index
-        dead.append(DeadLetter(batch.original(where), "encode", error_type, message, source=batch.source(where)))
+        dead.append(dead_letter(batch.original(where), "encode", error_type, message=message, source=batch.source(where)))
     return dead
 
 
