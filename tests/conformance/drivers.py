@@ -311,5 +311,79 @@ class StreamColumn(Driver):
         return codes
 
 
+# -- Ray and Spark in local mode (packflow run --engine, in this process: one session per column) -----
+
+
+class EngineColumn(Driver):
+    engine: ClassVar[str] = ""
+    skip = {
+        "process_killing": "a record that kills a worker process is the engine's to retry; the job fails when retries run out",
+        "hanging_record": "no per-record timeout: a hanging call stalls its task (use the engine's task timeouts)",
+    }
+
+    def start(self, workdir: Path, redis_url: str | None) -> None:
+        super().start(workdir, redis_url)
+        self.project = workdir / f"project-{self.engine}"
+        self.project.mkdir()
+        (self.project / "inference.py").write_bytes((HERE / "conformance_backend.py").read_bytes())
+        (self.project / "packflow.yaml").write_text(json.dumps(
+            {"name": "conformance", "version": "0.1.0", "inference_backend": "inference:Conformance"}))
+        self.session = self._start_session()
+
+    def run(self, scenario: Scenario) -> Observed:
+        from packflow.runtime.integrations import run_with_engine
+
+        folder = self.workdir / f"{self.engine}-{scenario.name}"
+        folder.mkdir()
+        (folder / "in.jsonl").write_bytes(b"\n".join(scenario.lines) + b"\n")
+        run_with_engine(self.engine, str(self.project), str(folder / "in.jsonl"), str(folder / "out.jsonl"),
+                        str(folder / "dead.jsonl"), batch_size=64)
+        seen = Observed()
+        for line in (folder / "out.jsonl").read_bytes().splitlines():
+            seen.output(codec.decode(line)["id"], line)
+        texts = [line.decode() for line in scenario.lines]
+        for line in (folder / "dead.jsonl").read_bytes().splitlines():
+            dead = codec.decode(line)
+            record = dead["record"]
+            i = record["id"] if isinstance(record, dict) else texts.index(record)
+            seen.dead_letter(i, dead["step"], dead["error_type"], record)
+        return seen
+
+
+class RayColumn(EngineColumn):
+    name = "ray"
+    engine = "ray"
+
+    def _start_session(self) -> Any:
+        import ray
+
+        if not ray.is_initialized():
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        return ray
+
+    def stop(self) -> None:
+        self.session.shutdown()
+
+
+class SparkColumn(EngineColumn):
+    name = "spark"
+    engine = "spark"
+
+    def _start_session(self) -> Any:
+        from pyspark.sql import SparkSession
+
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+        session = (SparkSession.builder.master("local[2]").appName("packflow-conformance")
+                   .config("spark.ui.enabled", "false").config("spark.driver.memory", "1g").getOrCreate())
+        session.sparkContext.setLogLevel("ERROR")
+        return session
+
+    def stop(self) -> None:
+        self.session.stop()
+
+
 #: The columns, in order. A new driver is one adapter class above and one entry here.
-DRIVERS: list[type[Driver]] = [RunnerColumn, RunColumn, Serve1Column, Serve2Column, StreamColumn]
+DRIVERS: list[type[Driver]] = [
+    RunnerColumn, RunColumn, Serve1Column, Serve2Column, StreamColumn, RayColumn, SparkColumn,
+]
