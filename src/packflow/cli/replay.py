@@ -14,6 +14,7 @@ from typing import IO, Any, Iterator
 import click
 
 from packflow.cli._common import fail, setup_logging
+from packflow.cli._options import config_option
 from packflow.constants import EXIT_CANNOT_START, EXIT_DEAD_LETTERS, EXIT_OK
 
 __all__ = ["replay"]
@@ -30,30 +31,29 @@ __all__ = ["replay"]
               help="Write the records that still fail here, as dead letters (replayable again).")
 @click.option("--batch-size", "-b", default=256, show_default=True, type=click.IntRange(min=1),
               help="Records per backend call.")
-@click.option("--config", "config_path", default=None, type=click.Path(exists=True, dir_okay=False),
-              help='Backend config as JSON: {"configs": {...}} or a plain object; overrides packflow.yaml.')
+@config_option
 @click.option("--redis-url", default=None, help="Replay a Redis dead-letter stream instead of a file.")
 @click.option("--from-stream", default=None, help="With --redis-url: the dead-letter stream, e.g. events:dead.")
 @click.option("--compare", is_flag=True, help="Print, per original step and error type, what was fixed and what is new.")
 @click.option("--compare-json", default=None, type=click.Path(dir_okay=False),
               help="Write the comparison as JSON to this file.")
 def replay(dead_letters: str | None, target: str, output_path: str, dead_path: str | None, batch_size: int,
-           config_path: str | None, redis_url: str | None, from_stream: str | None, compare: bool,
+           backend_config: dict, redis_url: str | None, from_stream: str | None, compare: bool,
            compare_json: str | None) -> None:
     """Replay DEAD_LETTERS (a dead-letter file of run or stream) through --target."""
-    from packflow.cli.run import _config_or_exit, _load_or_exit
+    from packflow.cli.run import _load_or_exit
     from packflow.runtime import Runner
     from packflow.runtime.replay import ReplayInputError
     from packflow.runtime.replay import replay as run_replay
 
     setup_logging()
     _check_sources(dead_letters, redis_url, from_stream)
-    runner = Runner(_load_or_exit(target, _config_or_exit(config_path)), max_batch_size=batch_size)
+    runner = Runner(_load_or_exit(target, backend_config), max_batch_size=batch_size)
     with _items(dead_letters, redis_url, from_stream) as items, _lines_out(output_path) as out, \
             _lines_out(dead_path) as dead:
         try:
-            result = run_replay(runner.process_batch, items, lambda o: out.write(_line(o)),
-                                lambda d: dead.write(_line(d.to_dict())), batch_size)
+            result = run_replay(runner.process_batch, items, lambda o: _write(out, o),
+                                lambda d: _write(dead, d.to_dict()), batch_size)
         except ReplayInputError as exc:
             fail(str(exc), EXIT_CANNOT_START)
     report = result.to_dict()
@@ -117,10 +117,10 @@ class _Discard:
         return len(data)
 
 
-def _line(value: Any) -> bytes:
+def _write(handle: IO[bytes], value: Any) -> None:
     from packflow.runtime._json import dumps
 
-    return dumps(value) + b"\n"
+    handle.write(dumps(value) + b"\n")
 
 
 def _plural(n: int, word: str) -> str:
