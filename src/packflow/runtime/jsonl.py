@@ -71,8 +71,11 @@ class JsonLinesReader:
         self.stream = stream
         self.batch_size = batch_size
         self.wait_s = (max_wait_ms or 0) / 1000.0
-        #: Bytes consumed so far (for progress reporting).
+        #: Bytes read from the stream so far (read-ahead included).
         self.bytes_read = 0
+        #: Bytes of input handed out in batches so far: what progress reports (a 1 MiB read-ahead
+        #: would otherwise show 100% before the first batch ran).
+        self.bytes_done = 0
         self._pending_since: float | None = None
 
     @property
@@ -141,6 +144,7 @@ class JsonLinesReader:
             start = 0
             while len(pending) - start >= size or (chunk is _FLUSH and start < len(pending)):
                 batch = pending[start : start + size]
+                self.bytes_done += sum(map(len, batch)) + len(batch)
                 yield _decode_lines(batch, number)
                 start, number = start + len(batch), number + len(batch)
             pending = pending[start:]
@@ -149,12 +153,15 @@ class JsonLinesReader:
         if last:
             pending.append(last)
         for start in range(0, len(pending), size):
-            yield _decode_lines(pending[start : start + size], number + start)
+            batch = pending[start : start + size]
+            self.bytes_done = min(self.bytes_read, self.bytes_done + sum(map(len, batch)) + len(batch))
+            yield _decode_lines(batch, number + start)
 
     def _array_batches(self, items: list) -> Iterator[InputBatch]:
         size = self.batch_size
         for start in range(0, len(items), size):
             chunk = items[start : start + size]
+            self.bytes_done = self.bytes_read * min(len(items), start + size) // max(1, len(items))
             if _all_dicts(chunk):
                 yield InputBatch(chunk, None, start + 1, None)
             else:
