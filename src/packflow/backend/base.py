@@ -124,6 +124,9 @@ class InferenceBackend(ABC):
             except Exception as exc:
                 self._stats.record_error(name)
                 raise self._step_error(name, exc) from exc
+            except BaseException as exc:  # SystemExit & co. pass through unwrapped, naming their step
+                exc.packflow_step = name  # type: ignore[attr-defined]
+                raise
             mark(_clock())
         if type(data) is not list and not isinstance(data, list):
             raise self._output_error(f"returned {type(data).__name__} from its last step; it must return a list of records (one dict per input).")

@@ -121,7 +121,7 @@ class _Discard:
 
 
 def _write(handle: IO[bytes], value: Any) -> None:
-    from packflow.runtime._json import dumps
+    from packflow.runtime.codec import encode as dumps
 
     handle.write(dumps(value) + b"\n")
 
