@@ -9,7 +9,6 @@ them into an outputs dataset and a dead-letters dataset.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +22,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("Running on Ray needs the ray extra: pip install 'packflow[ray]'") from exc
 
 from packflow.exceptions import PackflowError
+from packflow.runtime.codec import decode, encode
 from packflow.runtime.integrations._metrics import empty_part, merge_parts, summarize
 from packflow.runtime.integrations._records import (
     DEAD_LETTER_COLUMN,
@@ -180,6 +180,6 @@ def _outputs_only(batch: pa.Table) -> pa.Table:
 
 
 def _dead_only(batch: pa.Table) -> pa.Table:
-    letters = [json.loads(text) for text in batch[DEAD_LETTER_COLUMN].to_pylist() if text is not None]
-    rows = [{**{k: d.get(k) for k in DEAD_LETTER_FIELDS[:4]}, "record": json.dumps(d.get("record"))} for d in letters]
+    letters = [decode(text) for text in batch[DEAD_LETTER_COLUMN].to_pylist() if text is not None]
+    rows = [{**{k: d.get(k) for k in DEAD_LETTER_FIELDS[:4]}, "record": encode(d.get("record")).decode()} for d in letters]
     return pa.Table.from_pylist(rows, schema=pa.schema([(name, pa.string()) for name in DEAD_LETTER_FIELDS]))
