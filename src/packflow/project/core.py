@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from packflow.backend.base import InferenceBackend
-from packflow.constants import PACKAGING_CONFIG_NAME
+from packflow.constants import PACKAGING_CONFIG_NAME, REQUIREMENTS_TEXT_NAME
 from packflow.loaders.config import PackflowConfig, apply_env_vars
 from packflow.project.report import ValidationReport
 
@@ -15,6 +15,10 @@ __all__ = ["PackflowProject"]
 
 class PackflowProject:
     """A project directory holding ``packflow.yaml``, ``requirements.txt`` and the backend code."""
+
+    #: packflow 0.4.1 names: files an export requires, and files it recommends.
+    REQUIRED_FILES = [PACKAGING_CONFIG_NAME, REQUIREMENTS_TEXT_NAME]
+    RECOMMENDED_FILES = ["MODEL_CARD.md", "LICENSE.txt", "README.md"]
 
     def __init__(self, base_dir: str | Path) -> None:
         self.base_dir = Path(base_dir).resolve()
@@ -93,11 +97,12 @@ class PackflowProject:
     ) -> Path:
         """Validate, then write ``<name>-<version>.zip`` (reproducible, with a manifest) to ``output_directory``.
 
-        Raises ``ProjectError`` listing the validation errors when there are any; warnings are kept
+        Raises ``ProjectInvalidError`` (a ``ValueError``) listing the validation errors when there are any; warnings are kept
         in ``export_warnings``. ``with_wheels`` bundles wheels for every requirement under ``wheels/``.
         """
         from packflow.project.export import export_project
 
+        self.config  # no packflow.yaml: ProjectNotFoundError, as 0.4.1 raised FileNotFoundError  # noqa: B018
         report = self.validate()
         self.export_warnings = report.warnings
         return export_project(self, report, Path(output_directory), with_wheels=with_wheels,
