@@ -23,11 +23,10 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+import _compare  # noqa: E402
 import _sidevenv  # noqa: E402
-import compat_cases  # noqa: E402
 
 CASE_TIMEOUT_S = 60.0
-_RESULTS: dict[str, dict[str, str]] = {}
 
 
 class Side:
@@ -116,68 +115,7 @@ def ours(tmp_path_factory: pytest.TempPathFactory):
     side.stop()
 
 
-# -- comparing two outcomes --------------------------------------------------------------------------
-
-def _texts(outcome: dict[str, Any]) -> str:
-    if outcome.get("outcome") == "raised":
-        return outcome["exception"]["message"]
-    return outcome.get("text") or ""
-
-
-def _contains(old: Any, new: Any) -> bool:
-    if isinstance(old, list) and isinstance(new, list):
-        return all(item in new for item in old)
-    if isinstance(old, dict) and isinstance(new, dict):
-        return all(k in new and new[k] == v for k, v in old.items())
-    return old == new
-
-
-def _show(outcome: dict[str, Any]) -> str:
-    if outcome.get("outcome") == "raised":
-        exc = outcome["exception"]
-        return f"raised {exc['type']}: {exc['message'][:300]}"
-    if outcome.get("outcome") == "value":
-        return f"returned {json.dumps(outcome['value'])[:300]}"
-    return json.dumps(outcome)[:600]
-
-
-def behaviour_problems(old: dict[str, Any], new: dict[str, Any], compare: str = "equal") -> list[str]:
-    """How ours differs from 0.4.1 in return value or exception type (empty when compatible)."""
-    if old["outcome"] not in ("value", "raised"):
-        return [f"0.4.1 side failed to run the case: {_show(old)}"]
-    if old["outcome"] != new["outcome"]:
-        return [f"0.4.1 {_show(old)}; ours {_show(new)}"]
-    if old["outcome"] == "raised":
-        wanted = old["exception"]["type"]
-        if wanted not in new["exception"]["mro"]:
-            return [f"0.4.1 raised {wanted}; ours raised {new['exception']['type']} "
-                    f"(MRO {new['exception']['mro']}), not an instance of it"]
-        return []
-    same = _contains(old["value"], new["value"]) if compare == "superset" else old["value"] == new["value"]
-    return [] if same else [f"0.4.1 {_show(old)}; ours {_show(new)}"]
-
-
-def phrase_problems(old: dict[str, Any], new: dict[str, Any], phrases: list[str]) -> list[str]:
-    """Key phrases missing from either side's message or output."""
-    problems = []
-    for phrase in phrases:
-        if phrase not in _texts(old):
-            problems.append(f"case bug: {phrase!r} is not in 0.4.1's text {_texts(old)[:300]!r}")
-        if phrase not in _texts(new):
-            problems.append(f"{phrase!r} (0.4.1's wording) is missing from ours: {_texts(new)[:400]!r}")
-    return problems
-
-
-def record(name: str, verdict: str) -> None:
-    """Remember a case's verdict for the end-of-session summary."""
-    _RESULTS[name] = {"verdict": verdict}
-
-
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _RESULTS:
-        return
-    counts: dict[str, int] = {}
-    for item in _RESULTS.values():
-        counts[item["verdict"]] = counts.get(item["verdict"], 0) + 1
-    parts = ", ".join(f"{v}: {n}" for v, n in sorted(counts.items()))
-    terminalreporter.write_line(f"packflow 0.4.1 differential cases: {len(_RESULTS)} ({parts})")
+    line = _compare.summary()
+    if line:
+        terminalreporter.write_line(line)

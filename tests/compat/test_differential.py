@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from compat_cases import CASES, META
-from conftest import behaviour_problems, phrase_problems, record
+from _compare import behaviour_problems, phrase_problems, record
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -525,3 +525,32 @@ def overriding_execute_and_profile_step():
 @case()
 def preprocess_method():
     return Echo(feature_names=["a"])._preprocess([{"a": 1, "b": 2}])
+
+
+# -- the output contract of a direct call ----------------------------------------------------------
+
+@case(differs="output-contract")
+def call_dict_two_outputs():
+    return returning([{"a": 1}, {"b": 2}])({"a": 1})
+
+
+@case()
+def call_dict_output_not_dict():
+    return returning([1])({"a": 1})
+
+
+@case()
+def call_list_output_too_short():
+    return returning([{"a": 1}])([{"a": 1}, {"a": 2}])
+
+
+@case()
+def call_list_of_non_dicts():
+    return Echo()([1, "two"])
+
+
+@case()
+def call_dict_subclass_record():
+    from collections import OrderedDict
+
+    return Echo(feature_names=["a"])([OrderedDict(a=1, b=2)])

@@ -370,3 +370,9 @@ def from_project_leaves_sys_path():
     root = write_project("p")
     InferenceBackendLoader.from_project("p")
     return str(root) in sys.path
+
+
+@case()
+def local_backend_init_raises():
+    source = ECHO_BACKEND + "\n    def __init__(self, **kwargs):\n        raise ValueError('bad init')\n"
+    _local("model_w:Backend", {"model_w.py": source}).load()

@@ -164,3 +164,10 @@ def metadata_and_runtime_keys() -> dict:
     from packflow.loaders import config
 
     return {"metadata": config.METADATA_KEYS, "runtime": config.RUNTIME_CONFIG_KEYS, "pattern": config.NAME_PATTERN}
+
+
+@case(differs="stdlib-logging")
+def logger_kind():
+    from packflow.logger import get_logger
+
+    return type(get_logger()).__module__
