@@ -11,6 +11,8 @@ __all__ = [
     "BackendModuleNotFoundError",
     "BackendSourceNotFoundError",
     "ConfigurationError",
+    "DecodeError",
+    "EncodeError",
     "InferenceBackendInitializationError",
     "InferenceBackendLoadError",
     "InferenceBackendRuntimeError",
@@ -88,6 +90,14 @@ class ProjectError(PackflowError):
 
 class ArchiveError(PackflowError):
     """An exported archive is unsafe, tampered with, or cannot be read."""
+
+
+class DecodeError(PackflowError, ValueError):
+    """Input is not JSON packflow accepts (invalid JSON, ``NaN``/``Infinity``, not UTF-8, not an object)."""
+
+
+class EncodeError(PackflowError, TypeError):
+    """A value cannot be encoded as JSON (an unsupported type, a non-string key that cannot be converted)."""
 
 
 # -- typed errors that are also what packflow 0.4.1 raised (docs/migration.md) -------------------
