@@ -84,9 +84,12 @@ def test_output_keys_strict(released, ours) -> None:
 
 
 def test_check_io_json_rule(released, ours) -> None:
-    old, new = _both(released, ours, "check_io_nan_output")
-    assert _value(old) == [{"p": "nan"}]
-    assert "JSON" in _raised(new, "packflow.exceptions.InferenceBackendValidationError")["message"]
+    old, new = _both(released, ours, "check_io_numpy_scalar_output")
+    assert "float32" in _raised(old, "packflow.exceptions.InferenceBackendValidationError")["message"]
+    assert _value(new) == [{"p": {"__scalar__": 0.5, "dtype": "float32", "shape": []}}]
+    old, new = _both(released, ours, "check_io_set_output")
+    assert "set" in _raised(old, "packflow.exceptions.InferenceBackendValidationError")["message"]
+    assert _value(new) == [{"s": [1, 2]}]
 
 
 def test_output_contract(released, ours) -> None:
