@@ -124,6 +124,20 @@ def test_target_parts(released, ours) -> None:
     assert "module:ClassName" in _raised(new, "ValueError")["message"]
     old, new = _both(released, ours, "parts_spaces")
     assert _value(old) == ["inference", " Backend"] and _value(new) == ["inference", "Backend"]
+    old, new = _both(released, ours, "parts_not_a_string")
+    _raised(old, "AttributeError")
+    assert "42" in _raised(new, "ValueError")["message"]
+
+
+def test_deep_merge(released, ours) -> None:
+    old, new = _both(released, ours, "from_project_kwargs_dict_merge")
+    assert _value(old) == {"b": "y"} and _value(new) == {"a": "x", "b": "y"}
+
+
+def test_export_output_dir(released, ours) -> None:
+    old, new = _both(released, ours, "export_missing_output_directory")
+    assert "No such file or directory" in _raised(old, "Exception")["message"]
+    assert _value(new) == "no/such/dir/nodir_model-0.1.0.zip"
 
 
 def test_source_module_name(released, ours) -> None:

@@ -12,6 +12,9 @@ from packflow.project.report import ValidationReport
 
 __all__ = ["PackflowProject"]
 
+#: Report sections of the file checks (the rest check packflow.yaml's contents).
+_FILE_SECTIONS = frozenset({"files", "requirements", "recommended"})
+
 
 class PackflowProject:
     """A project directory holding ``packflow.yaml``, ``requirements.txt`` and the backend code."""
@@ -81,8 +84,15 @@ class PackflowProject:
         return run_checks(self.base_dir)
 
     def validate_required_files(self, verbose: bool = False, config: PackflowConfig | None = None) -> tuple[list[str], list[str]]:
-        """``(errors, warnings)`` of :meth:`validate` (the packflow 0.4 signature; arguments are ignored)."""
+        """``(errors, warnings)`` of :meth:`validate` (packflow 0.4.1's signature; ``verbose`` is ignored).
+
+        As in 0.4.1, the checks of ``packflow.yaml``'s contents (metadata, Python version, that the
+        backend loads, sample inputs) run only when ``config`` is given; the file checks always run.
+        """
         report = self.validate()
+        if config is None:
+            kept = [c for c in report.checks if c.section in _FILE_SECTIONS]
+            report = ValidationReport(report.project, kept)
         return report.errors, report.warnings
 
     def files(self, exclude: set[Path] | frozenset[Path] = frozenset()) -> dict[str, Path]:

@@ -182,3 +182,22 @@ def console_script_export():
     script = Path(sys.executable).parent / "packflow"
     done = subprocess.run([str(script), "export", "p"], capture_output=True, text=True, timeout=60)
     return Observed([done.returncode, Path("script_model-0.1.0.zip").is_file()], done.stdout + done.stderr)
+
+
+@case("Project:")
+def validate_command_verbose():
+    write_project("p")
+    return cli("validate", "p", "--verbose")
+
+
+@case("Not a packflow project")
+def validate_command_missing_path():
+    return cli("validate", "does-not-exist")
+
+
+@case("packflow, version")
+def console_script_version():
+    """``packflow --version`` through the installed console script, as a real subprocess."""
+    script = Path(sys.executable).parent / "packflow"
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    return Observed(done.returncode, done.stdout + done.stderr)

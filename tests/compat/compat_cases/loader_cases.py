@@ -376,3 +376,24 @@ def from_project_leaves_sys_path():
 def local_backend_init_raises():
     source = ECHO_BACKEND + "\n    def __init__(self, **kwargs):\n        raise ValueError('bad init')\n"
     _local("model_w:Backend", {"model_w.py": source}).load()
+
+
+@case(differs="target-parts")
+def parts_not_a_string():
+    from packflow.loaders.utils import inference_backend_parts
+
+    inference_backend_parts(42)
+
+
+@case(differs="deep-merge")
+def from_project_kwargs_dict_merge():
+    from packflow.loaders import InferenceBackendLoader
+
+    write_project("p", extra_yaml="backend_config:\n  rename_fields:\n    a: x\n")
+    return InferenceBackendLoader.from_project("p", rename_fields={"b": "y"}).config.rename_fields
+
+
+@case()
+def module_loader_instance_and_kwargs():
+    loader = _module_loader("installed_x:backend", {"installed_x.py": ECHO_BACKEND + "\nbackend = Backend()\n"})
+    return type(loader.load(verbose=True)).__name__

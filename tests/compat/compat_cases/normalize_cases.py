@@ -232,3 +232,44 @@ def custom_handler_unimported_library():
 
     handler = ColorHandler()
     return [handler.available(), handler.module is not None]
+
+
+@case()
+def native_pil_image():
+    from PIL import Image
+
+    image = Image.new("RGB", (2, 2), color=(255, 0, 0))
+    return _native({"img": image})
+
+
+@case()
+def native_numpy_object_array():
+    import numpy as np
+
+    return _native(np.array(["a", None, 3], dtype=object))
+
+
+@case()
+def native_bytes():
+    return _native({"b": b"\x00\x01"})
+
+
+@case()
+def native_decimal():
+    from decimal import Decimal
+
+    return _native(Decimal("1.5"))
+
+
+@case()
+def native_numpy_keys():
+    import numpy as np
+
+    return _native({np.int64(1): "a"})
+
+
+@case()
+def valid_output_dict_iterates_keys():
+    from packflow.utils import ensure_valid_output
+
+    return ensure_valid_output({"a": 1, "b": 2})

@@ -275,3 +275,23 @@ def export_exclude_dirs():
     import packflow.project as project
 
     return sorted(project.EXPORT_EXCLUDE_DIRS)
+
+
+@case()
+def validate_required_files_without_config():
+    root = write_project("p", files={"inference.py": "raise RuntimeError('broken')\n"})
+    errors, _ = _project()(root).validate_required_files()
+    return errors
+
+
+@case(differs="export-output-dir")
+def export_missing_output_directory():
+    write_project("p", name="nodir-model")
+    return Path(_project()("p").export("no/such/dir")).relative_to(Path.cwd().resolve()).as_posix()
+
+
+@case()
+def create_then_validate_required_files():
+    project = _project().create("fresh-model")
+    errors, warnings = project.validate_required_files(config=project.load_config())
+    return {"errors": errors, "has_warnings": bool(warnings)}

@@ -218,3 +218,25 @@ def ndarray_item_not_dict():
 @case()
 def ndarray_tuple_records():
     _u().records_to_ndarray(({"a": 1},), ["a"])
+
+
+@case()
+def flatten_dict_int_keys():
+    return _u().flatten_dict({1: {2: 3}, "x": 4})
+
+
+@case()
+def collisions_path_prefix():
+    return _u().check_delimiter_collisions({"a.b": 1, "c": {"d.e": 2}}, ".", "root")
+
+
+@case()
+def ndarray_feature_tuple_and_object_dtype():
+    return _u().records_to_ndarray([{"a": 1, "b": "x"}], ("a", "b"), dtype="object")
+
+
+@case()
+def get_nested_field_falsy_values():
+    doc = {"a": {"zero": 0, "empty": "", "false": False}}
+    return [_u().get_nested_field(doc, "a.zero"), _u().get_nested_field(doc, "a.empty"),
+            _u().get_nested_field(doc, "a.false")]
