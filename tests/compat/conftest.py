@@ -65,11 +65,16 @@ class Side:
             self.cache[name] = self._request(name)
         return self.cache[name]
 
-    def _request(self, name: str) -> dict[str, Any]:
+    def call(self, name: str, *args: Any) -> dict[str, Any]:
+        """The outcome of fuzz case ``name`` on JSON ``args`` (not cached)."""
+        return self._request(name, list(args))
+
+    def _request(self, name: str, args: list[Any] | None = None) -> dict[str, Any]:
         if self.proc is None or self.proc.poll() is not None:
             self._start()
         assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"case": name}) + "\n")
+        request: dict[str, Any] = {"case": name} if args is None else {"case": name, "args": args}
+        self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         try:
             line = self.lines.get(timeout=CASE_TIMEOUT_S)

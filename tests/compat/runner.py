@@ -57,16 +57,16 @@ def jsonable(value: object) -> object:
     return {"__repr__": repr(value)}
 
 
-def run_case(name: str) -> dict:
-    """Execute one case and describe what happened."""
-    func = compat_cases.CASES[name]
+def run_case(name: str, args: list | None = None) -> dict:
+    """Execute one case (a registered case, or a fuzz case given ``args``) and describe what happened."""
+    func = compat_cases.FUZZ[name] if args is not None else compat_cases.CASES[name]
     env = dict(os.environ)
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory(prefix=f"compat-{name}-") as tmp:
         os.chdir(tmp)
         try:
             with redirect_stdout(io.StringIO()):
-                result = func()
+                result = func(*args) if args is not None else func()
         except BaseException as exc:  # noqa: BLE001 - SystemExit is an observation too
             return {"outcome": "raised", "exception": describe_exception(exc),
                     "traceback": traceback.format_exc(limit=-3)}
@@ -84,7 +84,7 @@ def main() -> None:
     for line in sys.stdin:
         request = json.loads(line)
         try:
-            reply = run_case(request["case"])
+            reply = run_case(request["case"], request.get("args"))
         except BaseException as exc:  # noqa: BLE001 - the runner itself must answer, not die
             reply = {"outcome": "runner-error", "exception": describe_exception(exc)}
         protocol.write(json.dumps(reply) + "\n")

@@ -34,6 +34,7 @@ SAMPLE_INPUTS_KEY = "sample_inputs"
 
 NameStr = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 BackendTarget = Annotated[str, StringConstraints(pattern=r"^[^:\s]+:[^:\s]+$")]
+InferenceBackendStr = BackendTarget  # packflow 0.4.1 name
 
 
 def get_python_version() -> str:

@@ -5,11 +5,12 @@ Each case is a function using only names 0.4.1 offered; it returns what it obser
 This package must import under both packages, so it uses nothing but 0.4.1's public surface.
 """
 
-from compat_cases._registry import CASES, META, Observed, case  # noqa: F401
+from compat_cases._registry import CASES, FUZZ, META, Observed, case, fuzz  # noqa: F401
 from compat_cases import (  # noqa: F401,E402  (registration happens on import)
     backend_cases,
     cli_cases,
     config_cases,
+    fuzz_cases,
     loader_cases,
     normalize_cases,
     preprocessor_cases,

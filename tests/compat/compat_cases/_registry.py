@@ -11,6 +11,8 @@ from typing import Any, Callable, Iterator
 
 CASES: dict[str, Callable[[], Any]] = {}
 META: dict[str, dict[str, Any]] = {}
+#: Cases that take JSON arguments, driven by hypothesis in test_fuzz.py.
+FUZZ: dict[str, Callable[..., Any]] = {}
 
 
 @dataclass
@@ -38,6 +40,12 @@ def case(*phrases: str, compare: str = "equal", differs: str | None = None) -> C
         return func
 
     return register
+
+
+def fuzz(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Register a case that takes JSON arguments."""
+    FUZZ[func.__name__] = func
+    return func
 
 
 def write_files(root: str | Path, files: dict[str, str]) -> Path:

@@ -31,7 +31,8 @@ SURFACE = {
     "packflow.loaders": ["InferenceBackendLoader", "LocalLoader", "ModuleLoader", "PackflowConfig"],
     "packflow.loaders.base": ["InferenceBackendLoader"],
     "packflow.loaders.config": [
-        "METADATA_KEYS", "NAME_PATTERN", "RUNTIME_CONFIG_KEYS", "PackflowConfig", "apply_env_vars",
+        "InferenceBackendStr", "METADATA_KEYS", "NAME_PATTERN", "NameStr", "RUNTIME_CONFIG_KEYS", "PackflowConfig",
+        "apply_env_vars",
         "check_python_version", "get_python_version", "load_packflow_config", "normalize_archive_name",
         "validate_for_export",
     ],
