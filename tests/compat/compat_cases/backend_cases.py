@@ -559,3 +559,18 @@ def call_dict_subclass_record():
     from collections import OrderedDict
 
     return Echo(feature_names=["a"])([OrderedDict(a=1, b=2)])
+
+
+@case()
+def legacy_initialize_reruns_initialize():
+    class Counting(InferenceBackend):
+        calls = 0
+
+        def initialize(self):
+            type(self).calls += 1
+
+        def execute(self, inputs):
+            return inputs
+
+    Counting()._initialize()
+    return Counting.calls

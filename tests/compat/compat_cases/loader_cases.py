@@ -397,3 +397,10 @@ def from_project_kwargs_dict_merge():
 def module_loader_instance_and_kwargs():
     loader = _module_loader("installed_x:backend", {"installed_x.py": ECHO_BACKEND + "\nbackend = Backend()\n"})
     return type(loader.load(verbose=True)).__name__
+
+
+@case()
+def local_instance_ignores_kwargs():
+    source = ECHO_BACKEND + "\nbackend = Backend(feature_names=['a'])\n"
+    backend = _local("model_y:backend", {"model_y.py": source}).load(feature_names=["b"])
+    return backend.config.feature_names
