@@ -12,10 +12,10 @@ class Echo(InferenceBackend):
 
 
 class ArrayOut(InferenceBackend):
-    """Reports what the preprocessor handed to execute()."""
+    """Reports what the preprocessor handed to execute() (one output per input, as the contract asks)."""
 
     def execute(self, inputs):
-        return [{"seen": inputs}]
+        return [{"seen": inputs} for _ in range(len(inputs))]
 
 
 def _seen(batch, **config):
