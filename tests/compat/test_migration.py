@@ -52,6 +52,13 @@ def test_pydantic_errors(released, ours) -> None:
         assert field in exc["message"] and "\n" not in exc["message"], exc
 
 
+def test_yaml_errors(released, ours) -> None:
+    old, new = _both(released, ours, "from_project_path_invalid_yaml_syntax")
+    assert _raised(old, "yaml.error.YAMLError")["type"] == "yaml.parser.ParserError"
+    exc = _raised(new, "yaml.error.YAMLError")
+    assert "ValueError" in exc["mro"] and "packflow.yaml is not valid YAML" in exc["message"]
+
+
 def test_metrics_before_call(released, ours) -> None:
     old, new = _both(released, ours, "metrics_before_any_call")
     assert "batch_size" in _raised(old, VALIDATION_ERROR)["message"]

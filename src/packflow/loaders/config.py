@@ -19,6 +19,7 @@ __all__ = [
     "NAME_PATTERN",
     "RUNTIME_CONFIG_KEYS",
     "PackflowConfig",
+    "ProjectYAMLError",
     "SAMPLE_INPUTS_KEY",
     "apply_env_vars",
     "get_python_version",
@@ -35,6 +36,10 @@ SAMPLE_INPUTS_KEY = "sample_inputs"
 NameStr = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 BackendTarget = Annotated[str, StringConstraints(pattern=r"^[^:\s]+:[^:\s]+$")]
 InferenceBackendStr = BackendTarget  # packflow 0.4.1 name
+
+
+class ProjectYAMLError(ProjectInvalidError, yaml.YAMLError):
+    """``packflow.yaml`` is not valid YAML (also a ``yaml.YAMLError``, which packflow 0.4.1 raised)."""
 
 
 def get_python_version() -> str:
@@ -77,7 +82,7 @@ class PackflowConfig(BaseModel):
                 "Run 'packflow create NAME' to start one."
             ) from exc
         except yaml.YAMLError as exc:
-            raise ProjectInvalidError(f"{path} is not valid YAML: {exc}") from exc
+            raise ProjectYAMLError(f"{path} is not valid YAML: {exc}") from exc
         if not isinstance(raw, dict):
             raise ProjectInvalidError(f"{path} must be a YAML mapping of keys such as name, version, inference_backend.")
         return cls.from_dict(_stringify_scalars(raw), source=str(path))

@@ -296,3 +296,11 @@ def validate_for_export_backend_does_not_load():
     root = write_project("p", files={"inference.py": "raise RuntimeError('broken module')\n"})
     errors, _ = validate_for_export(PackflowConfig.from_project_path(root), project_dir=root)
     return Observed(bool(errors), "\n".join(errors))
+
+
+@case(differs="yaml-errors")
+def from_project_path_invalid_yaml_syntax():
+    from packflow.loaders import PackflowConfig
+
+    write_files("p", {"packflow.yaml": "name: [unclosed\n"})
+    PackflowConfig.from_project_path("p")
