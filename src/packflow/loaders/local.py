@@ -47,8 +47,8 @@ class LocalLoader(InferenceBackendLoader):
         self.module = _import_file(source)
         if not hasattr(self.module, attr):
             raise BackendAttributeError(
-                f"Backend with name {attr!r} does not exist in loaded module {str(source)!r}; "
-                f"{_found_hint(self.module)}."
+                f"Backend with name {attr!r} does not exist in loaded module {str(source)!r}: it has no "
+                f"attribute {attr!r}; {_found_hint(self.module)}."
             )
         return getattr(self.module, attr)
 

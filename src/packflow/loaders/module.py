@@ -42,6 +42,6 @@ class ModuleLoader(InferenceBackendLoader):
         if not hasattr(self.module, attr):
             raise InferenceBackendLoadError(
                 f"Backend with name {attr!r} does not exist in loaded module {module_name!r} "
-                f"({getattr(self.module, '__file__', None)}); {_found_hint(self.module)}."
+                f"({getattr(self.module, '__file__', None)}): it has no attribute {attr!r}; {_found_hint(self.module)}."
             )
         return getattr(self.module, attr)
