@@ -31,9 +31,9 @@ class IndexUnreachable(RuntimeError):
     """pip could not fetch packflow==0.4.1 from the package index."""
 
 
-def side_python() -> Path:
+def side_python(venv_dir: Path = VENV_DIR) -> Path:
     """The side virtualenv's interpreter (it may not exist yet)."""
-    return VENV_DIR / "bin" / "python"
+    return venv_dir / "bin" / "python"
 
 
 def requirements() -> list[str]:
@@ -47,22 +47,23 @@ def requirements() -> list[str]:
     return reqs
 
 
-def ensure_side_venv() -> Path:
+def ensure_side_venv(venv_dir: Path = VENV_DIR) -> Path:
     """Build (or reuse) the side virtualenv and return its interpreter."""
-    python = side_python()
-    if STAMP.is_file() and STAMP.read_text() == "\n".join(requirements()) and python.exists():
+    python = side_python(venv_dir)
+    stamp = venv_dir / STAMP.name
+    if stamp.is_file() and stamp.read_text() == "\n".join(requirements()) and python.exists():
         return python
-    shutil.rmtree(VENV_DIR, ignore_errors=True)
-    venv.EnvBuilder(with_pip=True, clear=True).create(VENV_DIR)
+    shutil.rmtree(venv_dir, ignore_errors=True)
+    venv.EnvBuilder(with_pip=True, clear=True).create(venv_dir)
     cmd = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet", *requirements()]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=_INSTALL_TIMEOUT_S)
     if result.returncode != 0:
         output = result.stdout + result.stderr
-        shutil.rmtree(VENV_DIR, ignore_errors=True)
+        shutil.rmtree(venv_dir, ignore_errors=True)
         if any(hint in output for hint in _NETWORK_HINTS):
             raise IndexUnreachable(output.strip().splitlines()[-1] if output.strip() else "pip failed")
-        raise RuntimeError(f"installing {requirements()} into {VENV_DIR} failed:\n{output}")
-    STAMP.write_text("\n".join(requirements()))
+        raise RuntimeError(f"installing {requirements()} into {venv_dir} failed:\n{output}")
+    stamp.write_text("\n".join(requirements()))
     return python
 
 
