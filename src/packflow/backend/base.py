@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from packflow.backend._legacy import LegacyBackendHooks
 from packflow.backend.preprocessors import Preprocessor, get_preprocessor
 from packflow.backend.rolling import RollingStats
 from packflow.backend.validation import InferenceBackendValidator
@@ -51,7 +52,7 @@ _clock = time.perf_counter
 _RUNTIME_ATTRIBUTES = ("_preprocessor", "_plan", "_step_names", "_stats", "_last", "_local", "_verbose")
 
 
-class InferenceBackend(ABC):
+class InferenceBackend(LegacyBackendHooks, ABC):
     """Subclass this and implement ``execute()``; optionally ``initialize()``, ``ready()``,
     ``transform_inputs()`` and ``transform_outputs()``.
 
@@ -82,7 +83,7 @@ class InferenceBackend(ABC):
     def _build_runtime(self) -> None:
         """Preprocessor, compiled plan, metrics: everything derived from the config (not pickled)."""
         self._preprocessor: Preprocessor = get_preprocessor(self.config)
-        self._plan = self._compile_plan()
+        self._plan = self._legacy_plan(self._compile_plan())
         self._step_names = tuple(name for name, _ in self._plan)
         self._stats = RollingStats(self._step_names, window=self.statistics_window)
         self._last: tuple[int, list[float]] | None = None
