@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextvars
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from packflow.backend._legacy import LegacyBackendHooks
 from packflow.backend.preprocessors import Preprocessor, get_preprocessor
 from packflow.backend.rolling import RollingStats
 from packflow.backend.validation import InferenceBackendValidator
@@ -20,7 +24,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from packflow.backend.configuration import BackendConfig
     from packflow.backend.metrics import ExecutionMetrics, StepStatistics
 
-__all__ = ["InferenceBackend"]
+__all__ = ["InferenceBackend", "PROJECT_DIR"]
+
+#: The project directory a loader is instantiating a backend from; ``InferenceBackend.project_dir``
+#: reads it (loaders set it around instantiation, so it is known inside ``initialize()``).
+PROJECT_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar("packflow_project_dir", default=None)
+
+
+def _defining_dir(cls: type) -> Path | None:
+    """The directory of the file that defines ``cls`` (None in a notebook or the REPL)."""
+    file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    return Path(file).resolve().parent if file else None
 
 
 class _DefaultConfigModel:
@@ -38,7 +52,7 @@ _clock = time.perf_counter
 _RUNTIME_ATTRIBUTES = ("_preprocessor", "_plan", "_step_names", "_stats", "_last", "_local", "_verbose")
 
 
-class InferenceBackend(ABC):
+class InferenceBackend(LegacyBackendHooks, ABC):
     """Subclass this and implement ``execute()``; optionally ``initialize()``, ``ready()``,
     ``transform_inputs()`` and ``transform_outputs()``.
 
@@ -54,6 +68,11 @@ class InferenceBackend(ABC):
     def __init__(self, **kwargs: Any) -> None:
         from packflow.backend.configuration import load_backend_configuration
 
+        #: The project's root directory (a project, an archive's extraction directory on any machine,
+        #: a Ray actor's or Spark worker's copy); else the directory of the file defining the class.
+        #: Resolve files the backend ships with against it: ``self.project_dir / "models" / "m.bin"``.
+        self.project_dir: Path | None = PROJECT_DIR.get() or _defining_dir(type(self))
+
         self.logger = get_logger(type(self).__name__)
         # ConfigurationError / PreprocessorInitError / UnknownPreprocessorError propagate as they are,
         # as in packflow 0.4 (they are ValueErrors, like pydantic's ValidationError was).
@@ -64,7 +83,7 @@ class InferenceBackend(ABC):
     def _build_runtime(self) -> None:
         """Preprocessor, compiled plan, metrics: everything derived from the config (not pickled)."""
         self._preprocessor: Preprocessor = get_preprocessor(self.config)
-        self._plan = self._compile_plan()
+        self._plan = self._legacy_plan(self._compile_plan())
         self._step_names = tuple(name for name, _ in self._plan)
         self._stats = RollingStats(self._step_names, window=self.statistics_window)
         self._last: tuple[int, list[float]] | None = None
@@ -217,4 +236,6 @@ class InferenceBackend(ABC):
 
     def get_statistics(self) -> dict[str, StepStatistics]:
         """Rolling per-step latency statistics (ms) across calls, plus ``total``; see docs/metrics.md."""
-        return self._stats.snapshot()
+        from packflow.backend.display import StepStatisticsTable
+
+        return StepStatisticsTable(self._stats.snapshot())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Callable
 
+from packflow.backend._legacy import LegacyRecordsMethods, collision_error
 from packflow.backend.formats import InputFormats
 from packflow.exceptions import PreprocessorInitError, PreprocessorRuntimeError, UnknownPreprocessorError
 from packflow.utils._access import MISSING, RowGetter, compile_row_getter
@@ -42,7 +43,8 @@ class Preprocessor(ABC):
             index = getattr(exc, "index", None)
             where = f" at record {index}" if index is not None else ""
             raise PreprocessorRuntimeError(
-                f"{type(self).__name__} failed{where}: {type(exc).__name__}: {exc}", record_index=index
+                f"Failed to preprocess inputs with {type(self).__name__}{where}: {type(exc).__name__}: {exc}",
+                record_index=index,
             ) from exc
 
     def as_step(self) -> Callable[[Any], Any]:
@@ -75,7 +77,7 @@ class PassthroughPreprocessor(Preprocessor):
         return raw_inputs
 
 
-class RecordsPreprocessor(Preprocessor):
+class RecordsPreprocessor(LegacyRecordsMethods, Preprocessor):
     """Rename, select and order fields (nested paths allowed), optionally flattening records.
 
     Without ``rename_fields``, ``feature_names`` or ``flatten_nested_inputs`` it passes records
@@ -149,13 +151,7 @@ class RecordsPreprocessor(Preprocessor):
         for index, record in enumerate(_checked(records)):
             found = check_delimiter_collisions(record, delimiter)
             if found:
-                raise PreprocessorRuntimeError(
-                    f"Record {index} has keys containing the delimiter {delimiter!r}: {found}, which makes "
-                    "nested paths ambiguous. Rename those keys, choose another nested_field_delimiter, or set "
-                    "ignore_delimiter_collisions=True.",
-                    record_index=index,
-                    field=found[0],
-                )
+                raise collision_error(delimiter, found, index)
 
 
 class NumpyPreprocessor(Preprocessor):
@@ -219,7 +215,8 @@ def _raise_with_index(build: Callable[[dict, tuple], dict], records: list, rows:
             build(record, values)
         except Exception as exc:
             raise PreprocessorRuntimeError(
-                f"RecordsPreprocessor failed at record {index}: {type(exc).__name__}: {exc}", record_index=index
+                f"Failed to preprocess inputs with RecordsPreprocessor at record {index}: {type(exc).__name__}: {exc}",
+                record_index=index,
             ) from exc
 
 

@@ -75,3 +75,12 @@ def check_outputs(inputs: list, outputs: Any, output_keys: list[str]) -> list[st
         if missing:
             problems.append(f"output {i} lacks declared output_keys {missing}")
     return problems
+
+
+def __getattr__(name: str) -> Any:
+    # packflow 0.4.1's module-level check helpers (_input_is_correct_format, ...): thin shims.
+    from packflow.backend import _legacy_validation
+
+    if name in _legacy_validation.__all__:
+        return getattr(_legacy_validation, name)
+    raise AttributeError(f"module 'packflow.backend.validation' has no attribute {name!r}")

@@ -1,7 +1,8 @@
 """``packflow replay``: re-run dead letters through a backend; write what recovered and what still fails.
 
-Exit codes follow ``run``: 0 every replayed record recovered, 3 some still fail (they are in
-``--dead-letters``), 2 the replay could not start (bad target, file or dead letter).
+Exit codes follow the one policy (docs/cli.md): 0 every replayed record recovered, 3 some still
+fail (0 with ``--no-fail-on-dead-letters``), 2 the replay could not start (bad target, file or
+dead letter).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import IO, Any, Iterator
 
 import click
 
+from packflow._text import plural
 from packflow.cli._common import fail, setup_logging
-from packflow.constants import EXIT_CANNOT_START, EXIT_DEAD_LETTERS, EXIT_OK
+from packflow.cli._options import config_option, dead_letters_exit_option, exit_code_for
+from packflow.constants import EXIT_CANNOT_START
 
 __all__ = ["replay"]
 
@@ -30,43 +33,43 @@ __all__ = ["replay"]
               help="Write the records that still fail here, as dead letters (replayable again).")
 @click.option("--batch-size", "-b", default=256, show_default=True, type=click.IntRange(min=1),
               help="Records per backend call.")
-@click.option("--config", "config_path", default=None, type=click.Path(exists=True, dir_okay=False),
-              help='Backend config as JSON: {"configs": {...}} or a plain object; overrides packflow.yaml.')
+@config_option
 @click.option("--redis-url", default=None, help="Replay a Redis dead-letter stream instead of a file.")
 @click.option("--from-stream", default=None, help="With --redis-url: the dead-letter stream, e.g. events:dead.")
+@dead_letters_exit_option(default=True)
 @click.option("--compare", is_flag=True, help="Print, per original step and error type, what was fixed and what is new.")
 @click.option("--compare-json", default=None, type=click.Path(dir_okay=False),
               help="Write the comparison as JSON to this file.")
 def replay(dead_letters: str | None, target: str, output_path: str, dead_path: str | None, batch_size: int,
-           config_path: str | None, redis_url: str | None, from_stream: str | None, compare: bool,
-           compare_json: str | None) -> None:
+           backend_config: dict, redis_url: str | None, from_stream: str | None, fail_on_dead_letters: bool,
+           compare: bool, compare_json: str | None) -> None:
     """Replay DEAD_LETTERS (a dead-letter file of run or stream) through --target."""
-    from packflow.cli.run import _config_or_exit, _load_or_exit
+    from packflow.cli.run import _load_or_exit
     from packflow.runtime import Runner
     from packflow.runtime.replay import ReplayInputError
     from packflow.runtime.replay import replay as run_replay
 
     setup_logging()
     _check_sources(dead_letters, redis_url, from_stream)
-    runner = Runner(_load_or_exit(target, _config_or_exit(config_path)), max_batch_size=batch_size)
+    runner = Runner(_load_or_exit(target, backend_config), max_batch_size=batch_size)
     with _items(dead_letters, redis_url, from_stream) as items, _lines_out(output_path) as out, \
             _lines_out(dead_path) as dead:
         try:
-            result = run_replay(runner.process_batch, items, lambda o: out.write(_line(o)),
-                                lambda d: dead.write(_line(d.to_dict())), batch_size)
+            result = run_replay(runner.process_batch, items, lambda o: _write(out, o),
+                                lambda d: _write(dead, d.to_dict()), batch_size)
         except ReplayInputError as exc:
             fail(str(exc), EXIT_CANNOT_START)
     report = result.to_dict()
     still = sum(row["still_failing"] + row["failing_differently"] for row in report["by_original_failure"])
     total = sum(row["records"] for row in report["by_original_failure"])
-    click.echo(f"Replayed {total:,} {_plural(total, 'dead letter')}: {total - still:,} recovered, "
+    click.echo(f"Replayed {plural(total, 'dead letter')}: {total - still:,} recovered, "
                f"{still:,} still failing.", err=True)
     if compare:
         click.echo(format_comparison(report), err=True)
     if compare_json is not None:
         with open(compare_json, "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=2)
-    sys.exit(EXIT_DEAD_LETTERS if still else EXIT_OK)
+    sys.exit(exit_code_for(still, fail_on_dead_letters))
 
 
 def _check_sources(path: str | None, redis_url: str | None, stream: str | None) -> None:
@@ -117,14 +120,10 @@ class _Discard:
         return len(data)
 
 
-def _line(value: Any) -> bytes:
+def _write(handle: IO[bytes], value: Any) -> None:
     from packflow.runtime.codec import encode as dumps
 
-    return dumps(value) + b"\n"
-
-
-def _plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"
+    handle.write(dumps(value) + b"\n")
 
 
 def format_comparison(report: dict[str, Any]) -> str:

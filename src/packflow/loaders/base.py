@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from packflow.backend.base import InferenceBackend
 from packflow.backend.configuration import deep_merge
-from packflow.exceptions import InferenceBackendLoadError
+from packflow.exceptions import AbstractBackendError, InferenceBackendLoadError, PackflowError
 
 __all__ = ["InferenceBackendLoader", "backend_classes_in", "on_sys_path"]
 
@@ -42,30 +42,33 @@ class InferenceBackendLoader(ABC):
         ``search_path()`` (the project directory, for example) is on ``sys.path`` only while the
         module is imported and the class instantiated, so imports inside ``initialize()`` work.
         """
-        with on_sys_path(self.search_path()):
-            return self._load(backend_kwargs)
+        from packflow.backend.base import PROJECT_DIR
+
+        root = self.search_path()
+        token = PROJECT_DIR.set(root)
+        try:
+            with on_sys_path(root):
+                return self._load(backend_kwargs)
+        finally:
+            PROJECT_DIR.reset(token)
 
     def _load(self, backend_kwargs: dict[str, Any]) -> InferenceBackend:
         try:
             obj = self.load_backend_module()
-        except InferenceBackendLoadError:
-            raise
         except Exception as exc:
-            raise InferenceBackendLoadError(
-                f"Cannot import backend {self.path!r}: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise _unable_to_load(self.path, exc) from exc
         if isinstance(obj, type) and issubclass(obj, InferenceBackend):
             if inspect.isabstract(obj):
                 missing = ", ".join(sorted(obj.__abstractmethods__))
-                raise InferenceBackendLoadError(
+                raise AbstractBackendError(
                     f"{self.path!r} is an abstract InferenceBackend: implement {missing}."
                 )
             return obj(**backend_kwargs)
         if isinstance(obj, InferenceBackend):
             return obj
         raise InferenceBackendLoadError(
-            f"{self.path!r} is a {type(obj).__name__} ({obj!r:.80}), not an InferenceBackend subclass or instance; "
-            f"{_found_hint(self.module)}."
+            f"{self.path!r} does not appear to be a packflow InferenceBackend: it is a {type(obj).__name__} "
+            f"({obj!r:.80}), not an InferenceBackend subclass or instance; {_found_hint(self.module)}."
         )
 
     @classmethod
@@ -77,7 +80,7 @@ class InferenceBackendLoader(ABC):
 
         root = Path(project_path).resolve()
         config = PackflowConfig.from_project_path(root)
-        apply_env_vars(config)
+        apply_env_vars(config, root)
         loader: InferenceBackendLoader
         if config.loader == "local":
             loader = LocalLoader(config.inference_backend, base_dir=root)
@@ -105,6 +108,15 @@ def backend_classes_in(module: ModuleType) -> list[str]:
         and not inspect.isabstract(obj)
     )
 
+
+
+def _unable_to_load(target: str, exc: Exception) -> InferenceBackendLoadError:
+    """The load error for a failed ``load_backend_module()``, worded as in 0.4.1 and keeping its type."""
+    detail = str(exc) if isinstance(exc, PackflowError) else f"{type(exc).__name__}: {exc}"
+    message = f"Unable to load inference backend module {target!r}: {detail}"
+    if isinstance(exc, InferenceBackendLoadError):
+        return type(exc)(message)
+    return InferenceBackendLoadError(message)
 
 
 def _found_hint(module: ModuleType | None) -> str:

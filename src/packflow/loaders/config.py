@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from packflow.constants import PACKAGING_CONFIG_NAME, REQUIREMENTS_TEXT_NAME
-from packflow.exceptions import ProjectError
+from packflow.exceptions import ProjectInvalidError, ProjectNotFoundError
 from packflow.logger import get_logger
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "NAME_PATTERN",
     "RUNTIME_CONFIG_KEYS",
     "PackflowConfig",
+    "ProjectYAMLError",
     "SAMPLE_INPUTS_KEY",
     "apply_env_vars",
     "get_python_version",
@@ -34,6 +35,11 @@ SAMPLE_INPUTS_KEY = "sample_inputs"
 
 NameStr = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 BackendTarget = Annotated[str, StringConstraints(pattern=r"^[^:\s]+:[^:\s]+$")]
+InferenceBackendStr = BackendTarget  # packflow 0.4.1 name
+
+
+class ProjectYAMLError(ProjectInvalidError, yaml.YAMLError):
+    """``packflow.yaml`` is not valid YAML (also a ``yaml.YAMLError``, which packflow 0.4.1 raised)."""
 
 
 def get_python_version() -> str:
@@ -71,14 +77,14 @@ class PackflowConfig(BaseModel):
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise ProjectError(
+            raise ProjectNotFoundError(
                 f"Not a packflow project: no {PACKAGING_CONFIG_NAME} in {path.parent}. "
                 "Run 'packflow create NAME' to start one."
             ) from exc
         except yaml.YAMLError as exc:
-            raise ProjectError(f"{path} is not valid YAML: {exc}") from exc
+            raise ProjectYAMLError(f"{path} is not valid YAML: {exc}") from exc
         if not isinstance(raw, dict):
-            raise ProjectError(f"{path} must be a YAML mapping of keys such as name, version, inference_backend.")
+            raise ProjectInvalidError(f"{path} must be a YAML mapping of keys such as name, version, inference_backend.")
         return cls.from_dict(_stringify_scalars(raw), source=str(path))
 
     @classmethod
@@ -101,7 +107,7 @@ class PackflowConfig(BaseModel):
                     problems.append(f"inference_backend {err['input']!r} must look like 'module:ClassName'")
                 else:
                     problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
-            raise ProjectError(f"Invalid {source}: " + "; ".join(problems)) from exc
+            raise ProjectInvalidError(f"Invalid {source}: " + "; ".join(problems)) from exc
 
     @property
     def sample_inputs(self) -> str | None:
@@ -174,13 +180,31 @@ def _dump(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
-def apply_env_vars(config: PackflowConfig) -> None:
-    """Set the ``env`` section's variables, warning when one replaces a different existing value."""
+def apply_env_vars(config: PackflowConfig, root: Path | None = None) -> None:
+    """Set the ``env`` section's variables, warning when one replaces a different existing value.
+
+    With the project ``root``, a value starting with ``./`` or ``../`` is a path relative to the
+    project and is set as an absolute path, so it means the same from any working directory.
+    """
     logger = get_logger()
     for key, value in config.env.items():
+        if root is not None and value.startswith(("./", "../")):
+            value = str((root / value).resolve())
         existing = os.environ.get(key)
         if existing is not None and existing != value:
             logger.warning(
                 "packflow.yaml env overwrites %s (was %r, now %r)", key, existing, value
             )
         os.environ[key] = value
+
+
+#: packflow 0.4.1 names kept as thin shims (packflow.loaders._legacy_config, docs/migration.md).
+_LEGACY = ("check_python_version", "load_packflow_config", "validate_for_export")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LEGACY:
+        from packflow.loaders import _legacy_config
+
+        return getattr(_legacy_config, name)
+    raise AttributeError(f"module 'packflow.loaders.config' has no attribute {name!r}")

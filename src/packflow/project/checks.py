@@ -45,7 +45,8 @@ def run_checks(root: Path) -> ValidationReport:
 
 def _check_config(root: Path, report: ValidationReport) -> PackflowConfig | None:
     if not (root / PACKAGING_CONFIG_NAME).is_file():
-        report.error("files", f"Required file {PACKAGING_CONFIG_NAME!r} is missing; run 'packflow create NAME' to start a project.")
+        report.error("files", f"Not a packflow project: required file {PACKAGING_CONFIG_NAME!r} is missing in {root}; "
+                     "run 'packflow create NAME' to start a project.")
         return None
     try:
         config = PackflowConfig.from_project_path(root)
@@ -105,7 +106,8 @@ def _check_metadata(config: PackflowConfig, report: ValidationReport) -> None:
 def _check_python_version(config: PackflowConfig, report: ValidationReport) -> None:
     parts = config.python_version.split(".")
     if len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
-        report.warn("runtime", f"python_version {config.python_version!r} is not a version like '{get_python_version()}'.")
+        report.warn("runtime", f"Could not parse python_version {config.python_version!r} in packflow.yaml; "
+                    f"expected a version like '{get_python_version()}'.")
     elif (int(parts[0]), int(parts[1])) != sys.version_info[:2]:
         report.warn(
             "runtime",

@@ -6,15 +6,22 @@ from pathlib import Path
 from typing import Any
 
 from packflow.backend.base import InferenceBackend
-from packflow.constants import PACKAGING_CONFIG_NAME
+from packflow.constants import PACKAGING_CONFIG_NAME, REQUIREMENTS_TEXT_NAME
 from packflow.loaders.config import PackflowConfig, apply_env_vars
 from packflow.project.report import ValidationReport
 
 __all__ = ["PackflowProject"]
 
+#: Report sections of the file checks (the rest check packflow.yaml's contents).
+_FILE_SECTIONS = frozenset({"files", "requirements", "recommended"})
+
 
 class PackflowProject:
     """A project directory holding ``packflow.yaml``, ``requirements.txt`` and the backend code."""
+
+    #: packflow 0.4.1 names: files an export requires, and files it recommends.
+    REQUIRED_FILES = [PACKAGING_CONFIG_NAME, REQUIREMENTS_TEXT_NAME]
+    RECOMMENDED_FILES = ["MODEL_CARD.md", "LICENSE.txt", "README.md"]
 
     def __init__(self, base_dir: str | Path) -> None:
         self.base_dir = Path(base_dir).resolve()
@@ -77,8 +84,15 @@ class PackflowProject:
         return run_checks(self.base_dir)
 
     def validate_required_files(self, verbose: bool = False, config: PackflowConfig | None = None) -> tuple[list[str], list[str]]:
-        """``(errors, warnings)`` of :meth:`validate` (the packflow 0.4 signature; arguments are ignored)."""
+        """``(errors, warnings)`` of :meth:`validate` (packflow 0.4.1's signature; ``verbose`` is ignored).
+
+        As in 0.4.1, the checks of ``packflow.yaml``'s contents (metadata, Python version, that the
+        backend loads, sample inputs) run only when ``config`` is given; the file checks always run.
+        """
         report = self.validate()
+        if config is None:
+            kept = [c for c in report.checks if c.section in _FILE_SECTIONS]
+            report = ValidationReport(report.project, kept)
         return report.errors, report.warnings
 
     def files(self, exclude: set[Path] | frozenset[Path] = frozenset()) -> dict[str, Path]:
@@ -93,11 +107,12 @@ class PackflowProject:
     ) -> Path:
         """Validate, then write ``<name>-<version>.zip`` (reproducible, with a manifest) to ``output_directory``.
 
-        Raises ``ProjectError`` listing the validation errors when there are any; warnings are kept
+        Raises ``ProjectInvalidError`` (a ``ValueError``) listing the validation errors when there are any; warnings are kept
         in ``export_warnings``. ``with_wheels`` bundles wheels for every requirement under ``wheels/``.
         """
         from packflow.project.export import export_project
 
+        self.config  # no packflow.yaml: ProjectNotFoundError, as 0.4.1 raised FileNotFoundError  # noqa: B018
         report = self.validate()
         self.export_warnings = report.warnings
         return export_project(self, report, Path(output_directory), with_wheels=with_wheels,

@@ -10,7 +10,7 @@ from packflow._version import __version__
 from packflow.archive.manifest import Manifest, hash_file
 from packflow.archive.writer import write_archive
 from packflow.constants import REQUIREMENTS_TEXT_NAME
-from packflow.exceptions import ProjectError
+from packflow.exceptions import ProjectError, ProjectInvalidError
 from packflow.loaders.config import get_python_version
 from packflow.project.report import ValidationReport
 
@@ -27,7 +27,7 @@ def export_project(
     """Write the archive of a project whose validation ``report`` has no errors; return its path."""
     if not report.valid:
         listing = "\n".join(f"  - {e}" for e in report.errors)
-        raise ProjectError(f"Export blocked by {len(report.errors)} validation error(s):\n{listing}")
+        raise ProjectInvalidError(f"Export blocked by {len(report.errors)} validation error(s):\n{listing}")
     if (platforms or python_version) and not with_wheels:
         raise ProjectError("--platform and --python-version choose which wheels to bundle; add --with-wheels.")
     config = project.config

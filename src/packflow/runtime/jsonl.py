@@ -105,8 +105,11 @@ class JsonLinesReader:
         self.stream = stream
         self.batch_size = batch_size
         self.wait_s = (max_wait_ms or 0) / 1000.0
-        #: Bytes consumed so far (for progress reporting).
+        #: Bytes read from the stream so far (read-ahead included).
         self.bytes_read = 0
+        #: Bytes of input handed out in batches so far: what progress reports (a 1 MiB read-ahead
+        #: would otherwise show 100% before the first batch ran).
+        self.bytes_done = 0
         self._pending_since: float | None = None
 
     @property
@@ -175,6 +178,7 @@ class JsonLinesReader:
             start = 0
             while len(pending) - start >= size or (chunk is _FLUSH and start < len(pending)):
                 batch = pending[start : start + size]
+                self.bytes_done += sum(map(len, batch)) + len(batch)
                 yield _decode_lines(batch, number)
                 start, number = start + len(batch), number + len(batch)
             pending = pending[start:]
@@ -183,12 +187,15 @@ class JsonLinesReader:
         if last:
             pending.append(last)
         for start in range(0, len(pending), size):
-            yield _decode_lines(pending[start : start + size], number + start)
+            batch = pending[start : start + size]
+            self.bytes_done = min(self.bytes_read, self.bytes_done + sum(map(len, batch)) + len(batch))
+            yield _decode_lines(batch, number + start)
 
     def _array_batches(self, items: list, elements: _Elements) -> Iterator[InputBatch]:
         size = self.batch_size
         for start in range(0, len(items), size):
             chunk = items[start : start + size]
+            self.bytes_done = self.bytes_read * min(len(items), start + size) // max(1, len(items))
             batch = InputBatch(chunk, None, start + 1, None) if _all_dicts(chunk) else _split_elements(chunk, start + 1)
             batch.elements = elements
             yield batch
