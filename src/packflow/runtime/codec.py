@@ -47,6 +47,7 @@ __all__ = [
     "encode",
     "encode_native",
     "json_kind",
+    "snapshot",
 ]
 
 HAVE_ORJSON = _orjson is not None
@@ -263,3 +264,17 @@ def dead_letter(
         text = message if message is not None else (str(error) or error_type)
         return DeadLetter(record, step, error_type, text, source=source)
     return DeadLetter(record, step, error, message if message is not None else error, source=source)
+
+
+def snapshot(records: list) -> Callable[[int, int], list]:
+    """A ``fresh(lo, hi)`` for the Runner from decoded records (for drivers that keep no raw bytes):
+    one encode of the batch now, decoded again only if the batch fails. Records that cannot be
+    encoded are deep-copied instead."""
+    try:
+        data = encode(records)
+    except EncodeError:
+        import copy
+
+        saved = copy.deepcopy(records)
+        return lambda lo, hi: copy.deepcopy(saved[lo:hi])
+    return lambda lo, hi: decode(data)[lo:hi]
