@@ -26,8 +26,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from packflow.exceptions import InferenceBackendRuntimeError, PackflowError
-from packflow.runtime.codec import dead_letter
-from packflow.runtime.deadletter import DeadLetter
+from packflow.runtime.deadletter import DeadLetter, dead_letter
 from packflow.runtime.shutdown import is_real_shutdown
 
 __all__ = ["BatchFailedError", "Fresh", "call_isolated", "call_or_fail"]
