@@ -6,6 +6,7 @@ from typing import Any
 
 __all__ = [
     "ArchiveError",
+    "BackendNotInitializedError",
     "ConfigurationError",
     "InferenceBackendInitializationError",
     "InferenceBackendLoadError",
@@ -80,3 +81,7 @@ class ProjectError(PackflowError):
 
 class ArchiveError(PackflowError):
     """An exported archive is unsafe, tampered with, or cannot be read."""
+
+
+class BackendNotInitializedError(InferenceBackendInitializationError, AttributeError):
+    """A backend subclass's ``__init__`` did not call ``super().__init__(**kwargs)``."""

@@ -30,6 +30,8 @@ class ExecutionMetrics(BaseModel):
     batch_size: int
     execution_times: ExecutionTimes
     total_execution_time: Optional[float] = None
+    #: How long ``initialize()`` took when the backend was constructed (ms); not part of the total.
+    initialize_time_ms: Optional[float] = None
 
     @model_validator(mode="after")
     def _fill_total(self) -> "ExecutionMetrics":

@@ -11,8 +11,8 @@ from types import ModuleType
 from typing import Any, Iterator
 
 from packflow.backend.base import InferenceBackend
-from packflow.backend.configuration import deep_merge
-from packflow.exceptions import InferenceBackendLoadError
+from packflow.backend.configuration import project_layer
+from packflow.exceptions import InferenceBackendInitializationError, InferenceBackendLoadError, PackflowError
 
 __all__ = ["InferenceBackendLoader", "backend_classes_in", "on_sys_path"]
 
@@ -50,6 +50,11 @@ class InferenceBackendLoader(ABC):
             obj = self.load_backend_module()
         except InferenceBackendLoadError:
             raise
+        except SystemExit as exc:
+            raise InferenceBackendLoadError(
+                f"Cannot import backend {self.path!r}: the module called sys.exit({exc.code!r}) while being "
+                "imported; move that call under `if __name__ == '__main__':`."
+            ) from exc
         except Exception as exc:
             raise InferenceBackendLoadError(
                 f"Cannot import backend {self.path!r}: {type(exc).__name__}: {exc}"
@@ -60,7 +65,7 @@ class InferenceBackendLoader(ABC):
                 raise InferenceBackendLoadError(
                     f"{self.path!r} is an abstract InferenceBackend: implement {missing}."
                 )
-            return obj(**backend_kwargs)
+            return _instantiate(obj, self.path, backend_kwargs)
         if isinstance(obj, InferenceBackend):
             return obj
         raise InferenceBackendLoadError(
@@ -83,7 +88,8 @@ class InferenceBackendLoader(ABC):
             loader = LocalLoader(config.inference_backend, base_dir=root)
         else:
             loader = ModuleLoader(config.inference_backend, base_dir=root)
-        return loader.load(**deep_merge(config.backend_config, backend_kwargs))
+        with project_layer(config.backend_config):
+            return loader.load(**backend_kwargs)
 
     @classmethod
     def from_archive(cls, archive_path: str | Path, **backend_kwargs: Any) -> InferenceBackend:
@@ -105,6 +111,19 @@ def backend_classes_in(module: ModuleType) -> list[str]:
         and not inspect.isabstract(obj)
     )
 
+
+
+def _instantiate(cls: type[InferenceBackend], target: str, backend_kwargs: dict[str, Any]) -> InferenceBackend:
+    """``cls(**backend_kwargs)``; a failure of the user's own ``__init__`` becomes a typed error naming it."""
+    try:
+        backend = cls(**backend_kwargs)
+    except PackflowError:
+        raise
+    except (Exception, SystemExit) as exc:
+        what = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}: {exc}"
+        raise InferenceBackendInitializationError(f"Constructing {cls.__name__} ({target!r}) failed: its __init__ {what}.") from exc
+    backend.config  # a subclass that skipped super().__init__() fails here, with that said  # noqa: B018
+    return backend
 
 
 def _found_hint(module: ModuleType | None) -> str:

@@ -47,6 +47,9 @@ class Runner:
         self.on_error = on_error
         self.counters = RunnerCounters()
         self._call = call_isolated if on_error == "isolate" else call_or_fail
+        # The backend's pipeline without its per-record output check: isolation checks each output
+        # itself, so one non-dict output costs one dead letter, not a bisection.
+        self._invoke = getattr(backend, "_pipeline", backend)
         self._aio: Any = None
 
     def __repr__(self) -> str:
@@ -82,7 +85,7 @@ class Runner:
     def _process_chunk(self, records: list, known_dicts: bool = False) -> tuple[list[Any], int]:
         if not records:
             return [], 0
-        results, calls, dead = self._call(self.backend, records, known_dicts)
+        results, calls, dead = self._call(self._invoke, records, known_dicts)
         if not dead:  # the clean path: no per-record Python
             self.counters.batch_done(len(records), len(records), (), calls)
             return results, 0
