@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from packflow.backend.configuration import BackendConfig
     from packflow.backend.metrics import ExecutionMetrics, StepStatistics
     from packflow.backend.provenance import ConfigResolution
+    from packflow.backend.quality import DataQuality
 
 __all__ = ["InferenceBackend"]
 
@@ -37,7 +38,7 @@ class _DefaultConfigModel:
         return BackendConfig
 
 _clock = time.perf_counter
-_RUNTIME_ATTRIBUTES = ("_preprocessor", "_plan", "_step_names", "_stats", "_last", "_local", "_verbose")
+_RUNTIME_ATTRIBUTES = ("_preprocessor", "_quality", "_plan", "_step_names", "_stats", "_last", "_local", "_verbose")
 
 
 def _all_dicts(items: list) -> bool:
@@ -72,6 +73,7 @@ class InferenceBackend(ABC):
     def _build_runtime(self) -> None:
         """Preprocessor, compiled plan, metrics: everything derived from the config (not pickled)."""
         self._preprocessor: Preprocessor = get_preprocessor(self.config)
+        self._quality = self._preprocessor.quality
         self._plan = self._compile_plan()
         self._step_names = tuple(name for name, _ in self._plan)
         self._stats = RollingStats(self._step_names, window=self.statistics_window)
@@ -141,8 +143,11 @@ class InferenceBackend(ABC):
                 data = step(data)
             except Exception as exc:
                 self._stats.record_error(name)
+                self._settle_quality(len(records) == 1)
                 raise self._step_error(name, exc) from exc
             mark(_clock())
+        if self._quality is not None:
+            self._quality.commit()
         if type(data) is not list and not isinstance(data, list):
             raise self._output_error(f"returned {type(data).__name__} from its last step; it must return a list of records (one dict per input).")
         last = (len(records), marks)
@@ -164,6 +169,14 @@ class InferenceBackend(ABC):
             "pass one dict or a list of dicts.",
             step="input",
         )
+
+    def _settle_quality(self, alone: bool) -> None:
+        """A failed call's data-quality counts count only if it held one record (isolation's last word)."""
+        if self._quality is not None:
+            if alone:
+                self._quality.commit()
+            else:
+                self._quality.discard()
 
     def _input_record_error(self, records: list) -> InferenceBackendRuntimeError:
         index = next(i for i, r in enumerate(records) if not isinstance(r, dict))
@@ -282,7 +295,11 @@ class InferenceBackend(ABC):
             batch_size=batch_size,
             execution_times=ExecutionTimes(**dict(zip(self._step_names, times))),
             initialize_time_ms=self.__dict__.get("initialize_time_ms"),
-        )
+        )._with_quality(self.get_data_quality)
+
+    def get_data_quality(self) -> DataQuality | None:
+        """Lifetime field-level data-quality counts of the preprocessor (None: no field is configured)."""
+        return self._quality.snapshot() if self._quality is not None else None
 
     def get_statistics(self) -> dict[str, StepStatistics]:
         """Rolling per-step latency statistics (ms) across calls, plus ``total``; see docs/metrics.md."""

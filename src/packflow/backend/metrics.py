@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, Optional
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, PrivateAttr, computed_field, model_validator
 
+from packflow.backend.quality import DataQuality, FieldCounts
 from packflow.backend.rolling import RollingStats
 
-__all__ = ["ExecutionMetrics", "ExecutionTimes", "RollingStats", "StepStatistics"]
+__all__ = ["DataQuality", "ExecutionMetrics", "ExecutionTimes", "FieldCounts", "RollingStats", "StepStatistics"]
 
 
 class ExecutionTimes(BaseModel):
@@ -33,9 +34,21 @@ class ExecutionMetrics(BaseModel):
     #: How long ``initialize()`` took when the backend was constructed (ms); not part of the total.
     initialize_time_ms: Optional[float] = None
 
+    _quality: Optional[Callable[[], Optional[DataQuality]]] = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _fill_total(self) -> "ExecutionMetrics":
         self.total_execution_time = self.execution_times.total()
+        return self
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def data_quality(self) -> Optional[DataQuality]:
+        """Lifetime field-level data-quality counts (computed when read; None without configured fields)."""
+        return self._quality() if self._quality is not None else None
+
+    def _with_quality(self, source: Callable[[], Any]) -> "ExecutionMetrics":
+        self._quality = source
         return self
 
 
