@@ -303,4 +303,6 @@ class InferenceBackend(ABC):
 
     def get_statistics(self) -> dict[str, StepStatistics]:
         """Rolling per-step latency statistics (ms) across calls, plus ``total``; see docs/metrics.md."""
-        return self._stats.snapshot()
+        from packflow.backend.display import StepStatisticsTable
+
+        return StepStatisticsTable(self._stats.snapshot())
