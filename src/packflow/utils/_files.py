@@ -28,7 +28,7 @@ def read_text_file(path: str, label: str, error: type[Exception], limit: int = M
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise error(f"{label} is not a regular file ({_kind(info.st_mode)}); point it at a JSON or YAML file.")
+            raise error(f"{label} is not a regular file ({_kind(info.st_mode)}); give the path of an ordinary file.")
         data = _read_at_most(fd, limit, label, error)
     finally:
         os.close(fd)
