@@ -41,9 +41,17 @@ class InferenceBackendLoader(ABC):
 
         ``search_path()`` (the project directory, for example) is on ``sys.path`` only while the
         module is imported and the class instantiated, so imports inside ``initialize()`` work.
+        The project's own modules are private to this backend (see ``loaders/_isolation.py``):
+        another project's ``helper`` never shadows this one's.
         """
-        with on_sys_path(self.search_path()):
-            return self._load(backend_kwargs)
+        from packflow.loaders._isolation import isolated_modules
+
+        directory = self.search_path()
+        with on_sys_path(directory), isolated_modules(directory) as modules:
+            backend = self._load(backend_kwargs)
+        #: The project's own modules the backend imported (kept out of ``sys.modules``).
+        self.project_modules = modules
+        return backend
 
     def _load(self, backend_kwargs: dict[str, Any]) -> InferenceBackend:
         try:
