@@ -19,9 +19,8 @@ from packflow.logger import get_logger
 
 if TYPE_CHECKING:  # pragma: no cover
     from packflow.backend.configuration import BackendConfig
-    from packflow.backend.metrics import ExecutionMetrics, StepStatistics
+    from packflow.backend.metrics import DataQuality, ExecutionMetrics, StepStatistics
     from packflow.backend.provenance import ConfigResolution
-    from packflow.backend.quality import DataQuality
 
 __all__ = ["InferenceBackend"]
 

@@ -15,6 +15,7 @@ from packflow.backend.formats import InputFormats
 from packflow.backend.provenance import (
     LAYER_DEFAULT,
     LAYER_KWARGS,
+    LAYER_OVERRIDE,
     LAYER_PROJECT,
     ConfigResolution,
     UnknownKey,
@@ -116,7 +117,7 @@ def _override_layer() -> tuple[str, dict[str, Any]] | None:
         raise ConfigurationError(
             f"{BACKEND_CONFIG_FILE_PATH_ENV} is set but empty; point it at a JSON override file or unset it."
         )
-    return f"{BACKEND_CONFIG_FILE_PATH_ENV}={path}", _read_override_file(path)
+    return path, _read_override_file(path)
 
 
 def load_backend_configuration(
@@ -141,12 +142,13 @@ def resolve_backend_configuration(
         layers.append((LAYER_KWARGS, dict(backend_kwargs)))
     override = _override_layer()
     if override is not None:
-        layers.append(override)
+        layers.append((LAYER_OVERRIDE, override[1]))
     values: dict[str, Any] = {}
     for _, layer in layers:
         values = deep_merge(values, layer)
-    config = _validate(model, values, [name for name, _ in layers[1:]])
-    resolution = ConfigResolution(config, layers, _unknown_keys(model, values, layers))
+    where = [name if name != LAYER_OVERRIDE else f"{name}={override[0]!r}" for name, _ in layers[1:]]  # type: ignore[index]
+    config = _validate(model, values, where)
+    resolution = ConfigResolution(config, layers, _unknown_keys(model, values, layers), override and override[0])
     _report_unknown(resolution)
     logger.debug("Backend configuration: %r", config)
     return resolution

@@ -6,10 +6,28 @@ from typing import Any, Callable, Optional
 
 from pydantic import BaseModel, PrivateAttr, computed_field, model_validator
 
-from packflow.backend.quality import DataQuality, FieldCounts
 from packflow.backend.rolling import RollingStats
 
 __all__ = ["DataQuality", "ExecutionMetrics", "ExecutionTimes", "FieldCounts", "RollingStats", "StepStatistics"]
+
+
+class FieldCounts(BaseModel):
+    """Counts of one configured field over the backend's life (``type_mismatch`` ⊆ ``present``)."""
+
+    present: int = 0
+    missing: int = 0
+    null: int = 0
+    type_mismatch: int = 0
+
+
+class DataQuality(BaseModel):
+    """Lifetime data-quality counts of a backend's preprocessor."""
+
+    records: int = 0
+    fields: dict[str, FieldCounts] = {}
+    renamed: int = 0
+    dropped: int = 0
+    unexpected: int = 0
 
 
 class ExecutionTimes(BaseModel):

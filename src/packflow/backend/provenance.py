@@ -13,11 +13,20 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 if TYPE_CHECKING:  # pragma: no cover
     from packflow.backend.configuration import BackendConfig
 
-__all__ = ["LAYER_DEFAULT", "LAYER_KWARGS", "LAYER_PROJECT", "ConfigResolution", "ConfigSource", "UnknownKey"]
+__all__ = [
+    "LAYER_DEFAULT",
+    "LAYER_KWARGS",
+    "LAYER_OVERRIDE",
+    "LAYER_PROJECT",
+    "ConfigResolution",
+    "ConfigSource",
+    "UnknownKey",
+]
 
 LAYER_DEFAULT = "model default"
 LAYER_PROJECT = "packflow.yaml backend_config"
 LAYER_KWARGS = "kwargs / --config"
+LAYER_OVERRIDE = "BACKEND_CONFIG_FILE_PATH"
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,8 @@ class ConfigResolution:
     config: BackendConfig
     layers: list[tuple[str, dict[str, Any]]]
     unknown: list[UnknownKey] = field(default_factory=list)
+    #: The file ``BACKEND_CONFIG_FILE_PATH`` named, when it was set.
+    override_path: str | None = None
 
     def sources(self) -> list[ConfigSource]:
         """Every effective key (nested dicts as dotted leaf paths) with its value and layer."""
@@ -70,6 +81,7 @@ class ConfigResolution:
         return {
             "model": type(self.config).__name__,
             "layers": [name for name, _ in self.layers],
+            "override_path": self.override_path,
             "keys": [vars(s) for s in self.sources()],
             "unknown": [vars(u) for u in self.unknown],
         }

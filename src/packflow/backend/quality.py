@@ -14,30 +14,12 @@ failed on a single record — so a batch retried by the Runner's isolation is co
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from pydantic import BaseModel
+if TYPE_CHECKING:  # pragma: no cover
+    from packflow.backend.metrics import DataQuality
 
-__all__ = ["DataQuality", "FieldCounts", "QualityCounters"]
-
-
-class FieldCounts(BaseModel):
-    """Counts of one configured field over the backend's life (``type_mismatch`` ⊆ ``present``)."""
-
-    present: int = 0
-    missing: int = 0
-    null: int = 0
-    type_mismatch: int = 0
-
-
-class DataQuality(BaseModel):
-    """Lifetime data-quality counts of a backend's preprocessor."""
-
-    records: int = 0
-    fields: dict[str, FieldCounts] = {}
-    renamed: int = 0
-    dropped: int = 0
-    unexpected: int = 0
+__all__ = ["QualityCounters", "count_values"]
 
 
 class Staged:
@@ -90,7 +72,9 @@ class QualityCounters:
         self._local.__dict__.pop("staged", None)
 
     def snapshot(self) -> DataQuality:
-        """The lifetime counts as a :class:`DataQuality`."""
+        """The lifetime counts as a :class:`~packflow.backend.metrics.DataQuality`."""
+        from packflow.backend.metrics import DataQuality, FieldCounts
+
         with self._lock:
             clean = self._clean
             fields = {

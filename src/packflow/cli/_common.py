@@ -54,7 +54,7 @@ def _one_line_cause(exc: BaseException) -> str:
     text = str(exc)
     cause = exc.__cause__
     if cause is not None and str(cause) and str(cause) not in text:
-        text = f"{text} (caused by {type(cause).__name__}: {cause})"
+        text = f"{text} (caused by {type(cause).__name__}: {str(cause).splitlines()[0]})"
     return text
 
 

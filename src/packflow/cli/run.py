@@ -19,7 +19,7 @@ from typing import IO, Any, BinaryIO, Iterator
 
 import click
 
-from packflow.cli._common import fail, setup_logging, strict_config_option, with_strict_config
+from packflow.cli._common import _one_line_cause, fail, setup_logging, strict_config_option, with_strict_config
 from packflow.cli._options import config_option, dead_letters_exit_option, log_level_option, parse_backend_config
 from packflow.constants import EXIT_CANNOT_START, EXIT_DEAD_LETTERS, EXIT_FAILURE, EXIT_OK
 from packflow.exceptions import PackflowError
@@ -139,9 +139,7 @@ def _load_or_exit(target: str, backend_kwargs: dict[str, Any]) -> Any:
     try:
         return resolve_target(target).load(**backend_kwargs)
     except PackflowError as exc:
-        cause = exc.__cause__
-        detail = f" (caused by {type(cause).__name__}: {cause})" if cause is not None and str(cause) not in str(exc) else ""
-        fail(f"{exc}{detail}", EXIT_CANNOT_START)
+        fail(_one_line_cause(exc), EXIT_CANNOT_START)
 
 
 @contextlib.contextmanager
