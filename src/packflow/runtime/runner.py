@@ -146,5 +146,9 @@ class Runner:
         """Counts, batch-size distribution and the backend's rolling per-step statistics."""
         steps = {name: stat.model_dump() for name, stat in self.backend.get_statistics().items()}
         depth, in_flight = (self._aio.queue_depth, self._aio.in_flight) if self._aio is not None else (0, 0)
-        return self.counters.snapshot(steps, depth, in_flight)
+        snapshot = self.counters.snapshot(steps, depth, in_flight)
+        quality = getattr(self.backend, "get_data_quality", None)
+        counts = quality() if callable(quality) else None
+        snapshot.data_quality = counts.model_dump() if counts is not None else None
+        return snapshot
 
