@@ -32,7 +32,7 @@ PRIVATE_PREFIX = "packflow_local_"
 
 def project_module_names(directory: Path) -> set[str]:
     """Top-level module and package names ``directory`` provides (``helper.py``, ``pkg/``)."""
-    names = set()
+    names: set[str] = set()
     try:
         entries = list(directory.iterdir())
     except OSError:

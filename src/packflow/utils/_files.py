@@ -39,7 +39,8 @@ def read_text_file(path: str, label: str, error: type[Exception], limit: int = M
 
 
 def _read_at_most(fd: int, limit: int, label: str, error: type[Exception]) -> bytes:
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         try:
             chunk = os.read(fd, min(1 << 20, limit + 1 - size))
