@@ -8,6 +8,8 @@ __all__ = [
     "ArchiveError",
     "BackendNotInitializedError",
     "ConfigurationError",
+    "DecodeError",
+    "EncodeError",
     "InferenceBackendInitializationError",
     "InferenceBackendLoadError",
     "InferenceBackendRuntimeError",
@@ -85,3 +87,11 @@ class ArchiveError(PackflowError):
 
 class BackendNotInitializedError(InferenceBackendInitializationError, AttributeError):
     """A backend subclass's ``__init__`` did not call ``super().__init__(**kwargs)``."""
+
+
+class DecodeError(PackflowError, ValueError):
+    """Input is not JSON packflow accepts (invalid JSON, ``NaN``/``Infinity``, not UTF-8, not an object)."""
+
+
+class EncodeError(PackflowError, TypeError):
+    """A value cannot be encoded as JSON (an unsupported type, a non-string key that cannot be converted)."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextvars
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from packflow.backend.preprocessors import Preprocessor, get_preprocessor
@@ -22,7 +25,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from packflow.backend.metrics import DataQuality, ExecutionMetrics, StepStatistics
     from packflow.backend.provenance import ConfigResolution
 
-__all__ = ["InferenceBackend"]
+__all__ = ["InferenceBackend", "PROJECT_DIR"]
+
+#: The project directory a loader is instantiating a backend from; ``InferenceBackend.project_dir``
+#: reads it (loaders set it around instantiation, so it is known inside ``initialize()``).
+PROJECT_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar("packflow_project_dir", default=None)
+
+
+def _defining_dir(cls: type) -> Path | None:
+    """The directory of the file that defines ``cls`` (None in a notebook or the REPL)."""
+    file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    return Path(file).resolve().parent if file else None
 
 
 class _DefaultConfigModel:
@@ -60,6 +73,11 @@ class InferenceBackend(ABC):
 
     def __init__(self, **kwargs: Any) -> None:
         from packflow.backend.configuration import resolve_backend_configuration
+
+        #: The project's root directory (a project, an archive's extraction directory on any machine,
+        #: a Ray actor's or Spark worker's copy); else the directory of the file defining the class.
+        #: Resolve files the backend ships with against it: ``self.project_dir / "models" / "m.bin"``.
+        self.project_dir: Path | None = PROJECT_DIR.get() or _defining_dir(type(self))
 
         self.logger = get_logger(type(self).__name__)
         # ConfigurationError / PreprocessorInitError / UnknownPreprocessorError propagate as they are,
@@ -144,6 +162,10 @@ class InferenceBackend(ABC):
                 self._stats.record_error(name)
                 self._settle_quality(len(records) == 1)
                 raise self._step_error(name, exc) from exc
+            except BaseException as exc:  # SystemExit & co. pass through unwrapped, naming their step
+                exc.packflow_step = name  # type: ignore[attr-defined]
+                self._settle_quality(False)
+                raise
             mark(_clock())
         if self._quality is not None:
             self._quality.commit()

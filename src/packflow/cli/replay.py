@@ -14,6 +14,7 @@ from typing import IO, Any, Iterator
 
 import click
 
+from packflow._text import plural
 from packflow.cli._common import fail, setup_logging
 from packflow.cli._options import config_option, dead_letters_exit_option, exit_code_for
 from packflow.constants import EXIT_CANNOT_START
@@ -61,7 +62,7 @@ def replay(dead_letters: str | None, target: str, output_path: str, dead_path: s
     report = result.to_dict()
     still = sum(row["still_failing"] + row["failing_differently"] for row in report["by_original_failure"])
     total = sum(row["records"] for row in report["by_original_failure"])
-    click.echo(f"Replayed {total:,} {_plural(total, 'dead letter')}: {total - still:,} recovered, "
+    click.echo(f"Replayed {plural(total, 'dead letter')}: {total - still:,} recovered, "
                f"{still:,} still failing.", err=True)
     if compare:
         click.echo(format_comparison(report), err=True)
@@ -120,13 +121,9 @@ class _Discard:
 
 
 def _write(handle: IO[bytes], value: Any) -> None:
-    from packflow.runtime._json import dumps
+    from packflow.runtime.codec import encode as dumps
 
     handle.write(dumps(value) + b"\n")
-
-
-def _plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"
 
 
 def format_comparison(report: dict[str, Any]) -> str:

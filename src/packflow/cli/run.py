@@ -19,6 +19,7 @@ from typing import IO, Any, BinaryIO, Iterator
 
 import click
 
+from packflow._text import plural
 from packflow.cli._common import _one_line_cause, fail, setup_logging, strict_config_option, with_strict_config
 from packflow.cli._options import config_option, dead_letters_exit_option, log_level_option, parse_backend_config
 from packflow.constants import EXIT_CANNOT_START, EXIT_DEAD_LETTERS, EXIT_FAILURE, EXIT_OK
@@ -112,7 +113,7 @@ def _run_locally(target: str, input_path: str, output_path: str, dead_letters_pa
     with _binary_in(input_path) as source, _binary_out(output_path) as sink, _DeadLetterSink(dead_letters_path) as dead:
         reader = JsonLinesReader(source, batch_size, max_wait_ms)
         bar = ProgressBar(sys.stderr, os.path.getsize(input_path) if input_path != "-" else None) if show else None
-        on_batch = (lambda n: bar.update(n, reader.bytes_read)) if bar is not None else None
+        on_batch = (lambda n: bar.update(n, reader.bytes_done)) if bar is not None else None
         exit_code = EXIT_OK
         try:
             run_jsonl(runner, reader, JsonLinesWriter(sink, flush=reader.waits), dead.write, on_batch)
@@ -125,7 +126,7 @@ def _run_locally(target: str, input_path: str, output_path: str, dead_letters_pa
             exit_code = EXIT_FAILURE
         finally:
             if bar is not None:
-                bar.close(runner.counters.records_in, reader.bytes_read)
+                bar.close(runner.counters.records_in, reader.bytes_done)
     snapshot = runner.snapshot()
     if exit_code == EXIT_OK and snapshot.dead_letters:
         exit_code = EXIT_DEAD_LETTERS
@@ -229,12 +230,16 @@ class _DeadLetterSink:
         if not self.count:
             return
         if self.path is not None:
-            click.echo(f"{self.count:,} records were dead-lettered; see {self.path}.", err=True)
+            click.echo(f"{plural(self.count, 'record')} {_were(self.count)} dead-lettered; see {self.path}.", err=True)
             return
-        click.echo(f"{self.count:,} records were dead-lettered (use --dead-letters FILE to keep them). "
+        click.echo(f"{plural(self.count, 'record')} {_were(self.count)} dead-lettered (use --dead-letters FILE to keep them). "
                    f"First {len(self.first)}:", err=True)
         for dead in self.first:
             click.echo(f"  {_where(dead.source)} [{dead.step}] {dead.error_type}: {dead.message}", err=True)
+
+
+def _were(count: int) -> str:
+    return "was" if count == 1 else "were"
 
 
 def _where(source: Any) -> str:

@@ -44,11 +44,16 @@ class InferenceBackendLoader(ABC):
         The project's own modules are private to this backend (see ``loaders/_isolation.py``):
         another project's ``helper`` never shadows this one's.
         """
+        from packflow.backend.base import PROJECT_DIR
         from packflow.loaders._isolation import isolated_modules
 
-        directory = self.search_path()
-        with on_sys_path(directory), isolated_modules(directory) as modules:
-            backend = self._load(backend_kwargs)
+        root = self.search_path()
+        token = PROJECT_DIR.set(root)
+        try:
+            with on_sys_path(root), isolated_modules(root) as modules:
+                backend = self._load(backend_kwargs)
+        finally:
+            PROJECT_DIR.reset(token)
         #: The project's own modules the backend imported (kept out of ``sys.modules``).
         self.project_modules = modules
         return backend
@@ -90,7 +95,7 @@ class InferenceBackendLoader(ABC):
 
         root = Path(project_path).resolve()
         config = PackflowConfig.from_project_path(root)
-        apply_env_vars(config)
+        apply_env_vars(config, root)
         loader: InferenceBackendLoader
         if config.loader == "local":
             loader = LocalLoader(config.inference_backend, base_dir=root)
