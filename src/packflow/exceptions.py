@@ -9,6 +9,7 @@ __all__ = [
     "ArchiveError",
     "BackendAttributeError",
     "BackendModuleNotFoundError",
+    "BackendNotInitializedError",
     "BackendSourceNotFoundError",
     "ConfigurationError",
     "DecodeError",
@@ -90,6 +91,10 @@ class ProjectError(PackflowError):
 
 class ArchiveError(PackflowError):
     """An exported archive is unsafe, tampered with, or cannot be read."""
+
+
+class BackendNotInitializedError(InferenceBackendInitializationError, AttributeError):
+    """A backend subclass's ``__init__`` did not call ``super().__init__(**kwargs)``."""
 
 
 class DecodeError(PackflowError, ValueError):

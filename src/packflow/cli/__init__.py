@@ -27,6 +27,7 @@ COMMANDS = {
     "serve": "packflow.cli.serve:serve",
     "stream": "packflow.cli.stream:stream",
     "replay": "packflow.cli.replay:replay",
+    "config": "packflow.cli.config:config",
 }
 
 

@@ -54,5 +54,21 @@ def _one_line_cause(exc: BaseException) -> str:
     text = str(exc)
     cause = exc.__cause__
     if cause is not None and str(cause) and str(cause) not in text:
-        text = f"{text} (caused by {type(cause).__name__}: {cause})"
+        text = f"{text} (caused by {type(cause).__name__}: {str(cause).splitlines()[0]})"
     return text
+
+
+def strict_config_option(func: F) -> F:
+    """``--strict-config`` (validate, run, serve, stream): unknown backend config keys are errors, not warnings.
+
+    The parameter is ``strict_config`` (a bool); pass the backend settings through :func:`with_strict_config`.
+    """
+    return click.option(
+        "--strict-config", "strict_config", is_flag=True, default=False,
+        help="Unknown backend config keys are an error (exit 2) instead of a warning; sets strict_config=True.",
+    )(func)
+
+
+def with_strict_config(backend_kwargs: dict[str, Any], strict: bool) -> dict[str, Any]:
+    """``backend_kwargs`` with ``strict_config=True`` added when ``--strict-config`` was given."""
+    return {**backend_kwargs, "strict_config": True} if strict else backend_kwargs

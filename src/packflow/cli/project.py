@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from packflow.cli._common import fail, setup_logging
+from packflow.cli._common import fail, setup_logging, strict_config_option
 from packflow.constants import EXIT_CANNOT_START, EXIT_FAILURE
 from packflow.exceptions import PackflowError
 
@@ -50,16 +50,17 @@ def create(project_name: str | None, force: bool, description: str, project_vers
 @click.argument("project_path", default=".", type=click.Path(path_type=Path))
 @click.option("-v", "--verbose", is_flag=True, help="Show each check.")
 @click.option("--no-warnings", is_flag=True, help="Hide warnings.")
-def validate(project_path: Path, verbose: bool, no_warnings: bool) -> None:
+@strict_config_option
+def validate(project_path: Path, verbose: bool, no_warnings: bool, strict_config: bool) -> None:
     """Run all project validation checks and report results
 
     Checks files, requirements, metadata, that the backend loads, and check_io on the sample
-    inputs; exits 1 when any check fails.
+    inputs; exits 1 when any check fails (with --strict-config, also on unknown config keys).
     """
     from packflow.project import PackflowProject
 
     setup_logging()
-    report = PackflowProject(project_path).validate()
+    report = PackflowProject(project_path).validate(strict_config=strict_config)
     _print_report(report, verbose, no_warnings)
     if not report.valid:
         raise SystemExit(EXIT_FAILURE)

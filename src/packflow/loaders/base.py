@@ -11,8 +11,13 @@ from types import ModuleType
 from typing import Any, Iterator
 
 from packflow.backend.base import InferenceBackend
-from packflow.backend.configuration import deep_merge
-from packflow.exceptions import AbstractBackendError, InferenceBackendLoadError, PackflowError
+from packflow.backend.configuration import project_layer
+from packflow.exceptions import (
+    AbstractBackendError,
+    InferenceBackendInitializationError,
+    InferenceBackendLoadError,
+    PackflowError,
+)
 
 __all__ = ["InferenceBackendLoader", "backend_classes_in", "on_sys_path"]
 
@@ -41,20 +46,31 @@ class InferenceBackendLoader(ABC):
 
         ``search_path()`` (the project directory, for example) is on ``sys.path`` only while the
         module is imported and the class instantiated, so imports inside ``initialize()`` work.
+        The project's own modules are private to this backend (see ``loaders/_isolation.py``):
+        another project's ``helper`` never shadows this one's.
         """
         from packflow.backend.base import PROJECT_DIR
+        from packflow.loaders._isolation import isolated_modules
 
         root = self.search_path()
         token = PROJECT_DIR.set(root)
         try:
-            with on_sys_path(root):
-                return self._load(backend_kwargs)
+            with on_sys_path(root), isolated_modules(root) as modules:
+                backend = self._load(backend_kwargs)
         finally:
             PROJECT_DIR.reset(token)
+        #: The project's own modules the backend imported (kept out of ``sys.modules``).
+        self.project_modules = modules
+        return backend
 
     def _load(self, backend_kwargs: dict[str, Any]) -> InferenceBackend:
         try:
             obj = self.load_backend_module()
+        except SystemExit as exc:
+            raise InferenceBackendLoadError(
+                f"Unable to load inference backend module {self.path!r}: the module called sys.exit({exc.code!r}) "
+                "while being imported; move that call under `if __name__ == '__main__':`."
+            ) from exc
         except Exception as exc:
             raise _unable_to_load(self.path, exc) from exc
         if isinstance(obj, type) and issubclass(obj, InferenceBackend):
@@ -63,7 +79,7 @@ class InferenceBackendLoader(ABC):
                 raise AbstractBackendError(
                     f"{self.path!r} is an abstract InferenceBackend: implement {missing}."
                 )
-            return obj(**backend_kwargs)
+            return _instantiate(obj, self.path, backend_kwargs)
         if isinstance(obj, InferenceBackend):
             return obj
         raise InferenceBackendLoadError(
@@ -86,7 +102,8 @@ class InferenceBackendLoader(ABC):
             loader = LocalLoader(config.inference_backend, base_dir=root)
         else:
             loader = ModuleLoader(config.inference_backend, base_dir=root)
-        return loader.load(**deep_merge(config.backend_config, backend_kwargs))
+        with project_layer(config.backend_config):
+            return loader.load(**backend_kwargs)
 
     @classmethod
     def from_archive(cls, archive_path: str | Path, **backend_kwargs: Any) -> InferenceBackend:
@@ -117,6 +134,19 @@ def _unable_to_load(target: str, exc: Exception) -> InferenceBackendLoadError:
     if isinstance(exc, InferenceBackendLoadError):
         return type(exc)(message)
     return InferenceBackendLoadError(message)
+
+
+def _instantiate(cls: type[InferenceBackend], target: str, backend_kwargs: dict[str, Any]) -> InferenceBackend:
+    """``cls(**backend_kwargs)``; a failure of the user's own ``__init__`` becomes a typed error naming it."""
+    try:
+        backend = cls(**backend_kwargs)
+    except PackflowError:
+        raise
+    except (Exception, SystemExit) as exc:
+        what = f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"raised {type(exc).__name__}: {exc}"
+        raise InferenceBackendInitializationError(f"Constructing {cls.__name__} ({target!r}) failed: its __init__ {what}.") from exc
+    backend.config  # a subclass that skipped super().__init__() fails here, with that said  # noqa: B018
+    return backend
 
 
 def _found_hint(module: ModuleType | None) -> str:

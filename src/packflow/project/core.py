@@ -77,11 +77,14 @@ class PackflowProject:
         path = self.sample_inputs_path()
         return read_sample_inputs(path) if path is not None else []
 
-    def validate(self) -> ValidationReport:
-        """Run every validation check (files, requirements, metadata, backend loading, sample inputs)."""
+    def validate(self, strict_config: bool = False) -> ValidationReport:
+        """Run every validation check (files, requirements, metadata, backend loading, sample inputs).
+
+        Unknown backend config keys are warnings, or errors with ``strict_config=True``.
+        """
         from packflow.project.checks import run_checks
 
-        return run_checks(self.base_dir)
+        return run_checks(self.base_dir, strict_config=strict_config)
 
     def validate_required_files(self, verbose: bool = False, config: PackflowConfig | None = None) -> tuple[list[str], list[str]]:
         """``(errors, warnings)`` of :meth:`validate` (packflow 0.4.1's signature; ``verbose`` is ignored).
