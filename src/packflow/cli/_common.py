@@ -56,3 +56,25 @@ def _one_line_cause(exc: BaseException) -> str:
     if cause is not None and str(cause) and str(cause) not in text:
         text = f"{text} (caused by {type(cause).__name__}: {cause})"
     return text
+
+
+def _add_trusted_keys(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    import os
+
+    from packflow.archive.signing import TRUSTED_KEYS_ENV
+
+    if value:
+        existing = [p for p in os.environ.get(TRUSTED_KEYS_ENV, "").split(os.pathsep) if p]
+        os.environ[TRUSTED_KEYS_ENV] = os.pathsep.join([*existing, *(os.path.abspath(v) for v in value)])
+    return value
+
+
+#: ``--trusted-key PUBFILE|DIR`` (repeatable), the same on every command that loads or checks archives:
+#: it adds to ``$PACKFLOW_TRUSTED_KEYS``, so archives must carry a valid signature by one of the keys
+#: (inherited by serve's worker processes too).
+trusted_key_option = click.option(
+    "--trusted-key", "trusted_keys", multiple=True, expose_value=False, callback=_add_trusted_keys,
+    type=click.Path(exists=True), is_eager=True,
+    help="Public key file or directory of *.pub keys; archives must be signed by one of them "
+         "(adds to $PACKFLOW_TRUSTED_KEYS). Repeatable.",
+)

@@ -20,6 +20,7 @@ from typing import IO, Any, BinaryIO, Iterator
 import click
 
 from packflow.cli._common import fail, setup_logging
+from packflow.cli._common import trusted_key_option
 from packflow.constants import EXIT_CANNOT_START, EXIT_DEAD_LETTERS, EXIT_FAILURE, EXIT_OK
 from packflow.exceptions import ConfigurationError, PackflowError
 
@@ -31,6 +32,7 @@ SHOWN_REASONS = 5
 
 @click.command()
 @click.argument("target")
+@trusted_key_option
 @click.option("--input", "-i", "input_path", default="-", show_default=True,
               type=click.Path(exists=True, allow_dash=True),
               help="JSON lines or a JSON array of records; '-' reads stdin. With --engine ray|spark: a "

@@ -8,6 +8,7 @@ import sys
 import click
 
 from packflow.cli._common import fail, setup_logging, start_or_exit
+from packflow.cli._common import trusted_key_option
 from packflow.constants import EXIT_CANNOT_START
 
 
@@ -25,6 +26,7 @@ def _backend_kwargs(text: str | None) -> dict:
 
 @click.command()
 @click.argument("target")
+@trusted_key_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="TCP port (0: pick a free one).")
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes, each with its own backend.")

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from packflow.cli._common import fail, setup_logging, start_or_exit
+from packflow.cli._common import trusted_key_option
 from packflow.constants import EXIT_FAILURE, EXIT_OK
 from packflow.exceptions import ConfigurationError
 
@@ -53,6 +54,7 @@ def _install_signal_handlers(driver: Any) -> None:
 
 @click.command("stream")
 @click.argument("target")
+@trusted_key_option
 @click.option("--redis-url", default="redis://127.0.0.1:6379/0", show_default=True, help="Redis to read from and write to.")
 @click.option("--input-stream", required=True, help="Stream to consume (entries: JSON in 'data', or fields as the record).")
 @click.option("--output-stream", required=True, help="Stream the outputs are appended to.")
