@@ -79,7 +79,7 @@ def exported(tmp_path: Path) -> tuple[PackflowProject, Path]:
     project = PackflowProject.create("demo", parent_dir=tmp_path / "src", config_data={"description": "d"})
     return project, project.export(tmp_path / "dist")
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def packflow_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     """``packflow_cli(*args, env=None, cwd=None, timeout=180)``: run the real ``packflow`` script in a subprocess."""
     import os
