@@ -102,4 +102,15 @@ def kit() -> SimpleNamespace:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return SimpleNamespace(GOOD_FILES=GOOD_FILES, manifest_for=manifest_for, assert_refused=module.assert_refused,
-                           extracted_dirs=module.extracted_dirs)
+                           extracted_dirs=module.extracted_dirs, make_wheel=module.make_wheel,
+                           RecordingServer=module.RecordingServer)
+
+
+@pytest.fixture
+def recording_server(kit: SimpleNamespace):  # type: ignore[no-untyped-def]
+    """A local HTTP server that records every request made to it (stopped after the test)."""
+    server = kit.RecordingServer()
+    try:
+        yield server
+    finally:
+        server.close()
