@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 import zipfile
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ ALLOWED_METHODS = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 MAX_COMPONENT_BYTES = 255
 #: Longest archive path, in UTF-8 bytes, leaving room for the cache prefix under PATH_MAX (4096).
 MAX_NAME_BYTES = 1024
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: Below this many uncompressed bytes in total, the whole-archive ratio is not checked.
 _RATIO_FLOOR = 1 << 20
 
@@ -107,7 +109,7 @@ def _layout_problems(infos: list[zipfile.ZipInfo]) -> list[str]:
 
 
 def _name_problems(name: str) -> list[str]:
-    if not name or "\x00" in name or any(ord(c) < 0x20 or ord(c) == 0x7F for c in name):
+    if not name or _CONTROL.search(name):
         return [f"entry {name!r} has an empty name or control characters in it"]
     if "\\" in name:
         return [f"entry {name!r} contains a backslash; archive paths must use '/'"]

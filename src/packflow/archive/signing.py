@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from packflow.exceptions import ArchiveError
@@ -43,13 +44,17 @@ _MAX_SIGNATURE_BYTES = 4096
 
 
 def _crypto() -> Any:
+    """``cryptography``'s Ed25519, serialization and exceptions modules, or an error naming the extra."""
     try:
+        from cryptography import exceptions
+        from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ed25519
     except ImportError as exc:
         raise ArchiveError(
-            "Signing and signature checks need the 'cryptography' package: pip install 'packflow[sign]'."
+            "Signing and signature checks need the 'cryptography' package: pip install 'packflow[sign]' "
+            "(offline: export with --with-wheels --extras sign)."
         ) from exc
-    return ed25519
+    return SimpleNamespace(ed25519=ed25519, serialization=serialization, InvalidSignature=exceptions.InvalidSignature)
 
 
 @dataclass(frozen=True)
@@ -84,22 +89,21 @@ def _payload(key_id: str, manifest_sha256: str, exported_at: str) -> bytes:
 
 
 def _key_id(public_key: Any) -> str:
-    from cryptography.hazmat.primitives import serialization
-
+    serialization = _crypto().serialization
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return f"{_ALGORITHM}:{hashlib.sha256(raw).hexdigest()[:32]}"
 
 
 def generate_key(key_file: str | Path) -> tuple[Path, Path, str]:
     """Write a new Ed25519 private key (mode 0600) and ``KEYFILE.pub``; return both paths and the key id."""
-    from cryptography.hazmat.primitives import serialization
-
+    crypto = _crypto()
+    serialization = crypto.serialization
     private_path = Path(key_file)
     public_path = Path(f"{private_path}.pub")
     for path in (private_path, public_path):
         if path.exists():
             raise ArchiveError(f"{str(path)!r} already exists; choose another KEYFILE or remove it first.")
-    key = _crypto().Ed25519PrivateKey.generate()
+    key = crypto.ed25519.Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     _write_private(private_path, pem)
@@ -132,16 +136,14 @@ def sign_manifest(manifest_raw: bytes, key_file: str | Path, exported_at: str | 
 
 
 def _load_private(path: Path) -> Any:
-    from cryptography.hazmat.primitives import serialization
-
-    ed25519 = _crypto()
+    crypto = _crypto()
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = crypto.serialization.load_pem_private_key(path.read_bytes(), password=None)
     except OSError as exc:
         raise ArchiveError(f"Cannot read signing key {str(path)!r}: {exc.strerror or exc}.") from exc
     except (ValueError, TypeError) as exc:
         raise ArchiveError(f"{str(path)!r} is not an unencrypted PEM private key; make one with 'packflow keygen'.") from exc
-    if not isinstance(key, ed25519.Ed25519PrivateKey):
+    if not isinstance(key, crypto.ed25519.Ed25519PrivateKey):
         raise ArchiveError(f"{str(path)!r} is not an Ed25519 key; make one with 'packflow keygen'.")
     return key
 
@@ -178,16 +180,14 @@ def load_trusted_keys(paths: Iterable[str | Path]) -> TrustedKeys:
 
 
 def _load_public(path: Path) -> Any:
-    from cryptography.hazmat.primitives import serialization
-
-    ed25519 = _crypto()
+    crypto = _crypto()
     try:
-        key = serialization.load_pem_public_key(path.read_bytes())
+        key = crypto.serialization.load_pem_public_key(path.read_bytes())
     except OSError as exc:
         raise ArchiveError(f"Cannot read trusted key {str(path)!r}: {exc.strerror or exc}.") from exc
     except (ValueError, TypeError) as exc:
         raise ArchiveError(f"Trusted key {str(path)!r} is not a PEM public key; give the KEYFILE.pub 'packflow keygen' wrote.") from exc
-    if not isinstance(key, ed25519.Ed25519PublicKey):
+    if not isinstance(key, crypto.ed25519.Ed25519PublicKey):
         raise ArchiveError(f"Trusted key {str(path)!r} is not an Ed25519 key.")
     return key
 
@@ -220,13 +220,11 @@ def check_signature(raw: bytes | None, manifest_raw: bytes, policy: TrustedKeys 
 
 
 def _verify(key: Any, signature: Signature, manifest_raw: bytes) -> None:
-    from cryptography.exceptions import InvalidSignature
-
     if hashlib.sha256(manifest_raw).hexdigest() != signature.manifest_sha256:
         raise ArchiveError(f"bad signature: key {signature.key_id} signed a different manifest "
                            "(the manifest was rewritten after signing)")
     try:
         key.verify(signature.value, signature.payload())
-    except InvalidSignature as exc:
+    except _crypto().InvalidSignature as exc:
         raise ArchiveError(f"bad signature: the signature by key {signature.key_id} does not match its "
                            "payload (tampered with)") from exc
