@@ -28,6 +28,7 @@ COMMANDS = {
     "stream": "packflow.cli.stream:stream",
     "replay": "packflow.cli.replay:replay",
     "config": "packflow.cli.config:config",
+    "keygen": "packflow.cli.archive:keygen",
 }
 
 

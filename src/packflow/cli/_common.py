@@ -72,3 +72,25 @@ def strict_config_option(func: F) -> F:
 def with_strict_config(backend_kwargs: dict[str, Any], strict: bool) -> dict[str, Any]:
     """``backend_kwargs`` with ``strict_config=True`` added when ``--strict-config`` was given."""
     return {**backend_kwargs, "strict_config": True} if strict else backend_kwargs
+
+
+def _add_trusted_keys(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    import os
+
+    from packflow.archive.signing import TRUSTED_KEYS_ENV
+
+    if value:
+        existing = [p for p in os.environ.get(TRUSTED_KEYS_ENV, "").split(os.pathsep) if p]
+        os.environ[TRUSTED_KEYS_ENV] = os.pathsep.join([*existing, *(os.path.abspath(v) for v in value)])
+    return value
+
+
+#: ``--trusted-key PUBFILE|DIR`` (repeatable), the same on every command that loads or checks archives:
+#: it adds to ``$PACKFLOW_TRUSTED_KEYS``, so archives must carry a valid signature by one of the keys
+#: (inherited by serve's worker processes too).
+trusted_key_option = click.option(
+    "--trusted-key", "trusted_keys", multiple=True, expose_value=False, callback=_add_trusted_keys,
+    type=click.Path(exists=True), is_eager=True,
+    help="Public key file or directory of *.pub keys; archives must be signed by one of them "
+         "(adds to $PACKFLOW_TRUSTED_KEYS). Repeatable.",
+)

@@ -22,6 +22,7 @@ import click
 from packflow._text import plural
 from packflow.cli._common import _one_line_cause, fail, setup_logging, strict_config_option, with_strict_config
 from packflow.cli._options import config_option, dead_letters_exit_option, log_level_option, parse_backend_config
+from packflow.cli._common import trusted_key_option
 from packflow.constants import EXIT_CANNOT_START, EXIT_DEAD_LETTERS, EXIT_FAILURE, EXIT_OK
 from packflow.exceptions import PackflowError
 
@@ -33,6 +34,7 @@ SHOWN_REASONS = 5
 
 @click.command()
 @click.argument("target")
+@trusted_key_option
 @click.option("--input", "-i", "input_path", default="-", show_default=True,
               type=click.Path(exists=True, allow_dash=True),
               help="JSON lines or a JSON array of records; '-' reads stdin. With --engine ray|spark: a "

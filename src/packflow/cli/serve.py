@@ -8,10 +8,12 @@ import click
 
 from packflow.cli._common import setup_logging, start_or_exit, strict_config_option, with_strict_config
 from packflow.cli._options import config_option, log_level_option
+from packflow.cli._common import trusted_key_option
 
 
 @click.command()
 @click.argument("target")
+@trusted_key_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="TCP port (0: pick a free one).")
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes, each with its own backend.")

@@ -15,6 +15,7 @@ import click
 from packflow.cli._common import fail, setup_logging, start_or_exit, strict_config_option, with_strict_config
 from packflow.cli._options import config_option, dead_letters_exit_option, exit_code_for, log_level_option
 from packflow.constants import EXIT_FAILURE
+from packflow.cli._common import trusted_key_option
 
 __all__ = ["stream"]
 
@@ -32,6 +33,7 @@ def _install_signal_handlers(driver: Any) -> None:
 
 @click.command("stream")
 @click.argument("target")
+@trusted_key_option
 @click.option("--redis-url", default="redis://127.0.0.1:6379/0", show_default=True, help="Redis to read from and write to.")
 @click.option("--input-stream", required=True, help="Stream to consume (entries: JSON in 'data', or fields as the record).")
 @click.option("--output-stream", required=True, help="Stream the outputs are appended to.")

@@ -8,7 +8,7 @@ import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from packflow.backend.base import InferenceBackend
 from packflow.backend.configuration import project_layer
@@ -89,29 +89,49 @@ class InferenceBackendLoader(ABC):
 
     @classmethod
     def from_project(cls, project_path: str | Path = ".", **backend_kwargs: Any) -> InferenceBackend:
-        """Load the backend a project's ``packflow.yaml`` names, with its ``backend_config`` as base values."""
-        from packflow.loaders.config import PackflowConfig, apply_env_vars
-        from packflow.loaders.local import LocalLoader
-        from packflow.loaders.module import ModuleLoader
+        """Load the backend a project's ``packflow.yaml`` names, with its ``backend_config`` as base values.
 
-        root = Path(project_path).resolve()
-        config = PackflowConfig.from_project_path(root)
-        apply_env_vars(config, root)
-        loader: InferenceBackendLoader
-        if config.loader == "local":
-            loader = LocalLoader(config.inference_backend, base_dir=root)
-        else:
-            loader = ModuleLoader(config.inference_backend, base_dir=root)
-        with project_layer(config.backend_config):
-            return loader.load(**backend_kwargs)
+        The target must resolve inside the project directory (see :mod:`packflow.loaders.confine`).
+        """
+        return _load_project(Path(project_path).resolve(), backend_kwargs, strict=False)
 
     @classmethod
-    def from_archive(cls, archive_path: str | Path, **backend_kwargs: Any) -> InferenceBackend:
-        """Verify an exported archive, extract it into the cache, and load its backend."""
+    def from_archive(
+        cls, archive_path: str | Path, *, trusted_keys: Iterable[str | Path] | None = None, **backend_kwargs: Any
+    ) -> InferenceBackend:
+        """Verify an exported archive, extract it into the cache, and load its backend.
+
+        ``trusted_keys`` (public key files or directories, added to ``$PACKFLOW_TRUSTED_KEYS``) make a
+        valid signature by one of them a condition of loading. The extracted tree is checked against
+        the archive's manifest on every call; only code inside the archive is loaded.
+        """
         from packflow.archive import extract_verified
 
-        root = extract_verified(Path(archive_path))
-        return cls.from_project(root, **backend_kwargs)
+        root = extract_verified(Path(archive_path), trusted_keys=trusted_keys)
+        previous = sys.dont_write_bytecode
+        sys.dont_write_bytecode = True  # no __pycache__ in the verified tree
+        try:
+            return _load_project(root, backend_kwargs, strict=True)
+        finally:
+            sys.dont_write_bytecode = previous
+
+
+def _load_project(root: Path, backend_kwargs: dict[str, Any], *, strict: bool) -> InferenceBackend:
+    from packflow.loaders.config import PackflowConfig, apply_env_vars
+    from packflow.loaders.confine import check_confined
+    from packflow.loaders.local import LocalLoader
+    from packflow.loaders.module import ModuleLoader
+
+    config = PackflowConfig.from_project_path(root)
+    check_confined(root, config.inference_backend, config.loader, strict=strict)
+    apply_env_vars(config, root)
+    loader: InferenceBackendLoader
+    if config.loader == "local":
+        loader = LocalLoader(config.inference_backend, base_dir=root)
+    else:
+        loader = ModuleLoader(config.inference_backend, base_dir=root)
+    with project_layer(config.backend_config):
+        return loader.load(**backend_kwargs)
 
 
 def backend_classes_in(module: ModuleType) -> list[str]:
