@@ -5,6 +5,13 @@ next batch read, so at most ``min(batch_size, max_pending)`` records are in flig
 nothing acknowledged-but-unwritten, and a stop request finishes the current batch first.
 Transient broker errors are retried with exponential backoff; the source then re-reads what it
 had read but not acknowledged (``Source.recover``).
+
+Suspects: a batch the source marks ``suspect`` (entries delivered before without an ack, e.g. left
+by a consumer that died) is run one record per backend call and committed before the next read,
+so a record that kills the process takes only itself down: the others are written and
+acknowledged one by one, and only the killer's delivery count grows until ``max_deliveries``
+dead-letters it (step ``deliver``). Cost: one backend call and one commit per suspect entry, paid
+only for entries that were pending when a consumer died (at most ``max_pending`` per death).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from packflow.exceptions import PackflowError
@@ -91,6 +98,7 @@ class StreamDriver:
         self._stop_at: float | None = None
         self._transient = tuple({*source.transient_errors, *sink.transient_errors})
         self._needs_recovery = False
+        self._carry: Batch | None = None  # a batch read while filling another that cannot join it
 
     def request_stop(self, reason: str = "stop requested") -> None:
         """Finish and acknowledge the current batch, then return from :meth:`run` (signal-safe)."""
@@ -135,10 +143,13 @@ class StreamDriver:
     # -- reading --------------------------------------------------------------------------------
 
     def _read_batch(self) -> Batch | None:
+        if self._carry is not None:
+            batch, self._carry = self._carry, None
+            return batch
         opts = self.options
         want = min(opts.batch_size, opts.max_pending)
         batch = self.source.read(want, opts.poll_ms)
-        if batch is None or len(batch) >= want or opts.max_wait_ms <= 0:
+        if batch is None or batch.suspect or len(batch) >= want or opts.max_wait_ms <= 0:
             return batch
         deadline = time.monotonic() + opts.max_wait_ms / 1000.0
         while len(batch) < want and not self._stop.is_set():
@@ -146,20 +157,25 @@ class StreamDriver:
             more = self.source.read(want - len(batch), max(left_ms, 0)) if left_ms > 0 else None
             if not more:
                 break
+            if more.suspect:  # never mixed with fresh records: it runs alone, next
+                self._carry = more
+                break
             batch.extend(more)
         return batch
 
     # -- processing -----------------------------------------------------------------------------
 
     def _process(self, batch: Batch) -> list[Any]:
-        if not batch.has_rejected:  # every record is a dict the source decoded
-            return self.runner.process_batch_counted(batch.records, known_dicts=True)[0]
+        if not batch.has_rejected and not batch.suspect:  # every record is a dict the source decoded
+            results, dead = self.runner.process_batch_counted(batch.records, known_dicts=True)
+            return self._as_received(batch, results) if dead else results
         records = batch.records
         keep = [i for i, r in enumerate(records) if type(r) is not Rejected]
         results: list[Any] = [None] * len(records)
-        outputs = self.runner.process_batch_counted([records[i] for i in keep], known_dicts=True)[0]
+        outputs = self._run_records([records[i] for i in keep], batch.suspect)
         for i, out in zip(keep, outputs):
             results[i] = out
+        self._as_received(batch, results)
         rejected_steps: dict[str, int] = {}
         for i, r in enumerate(records):
             if type(r) is Rejected:
@@ -168,6 +184,27 @@ class StreamDriver:
                 rejected_steps[r.step] = rejected_steps.get(r.step, 0) + 1
         for step, count in rejected_steps.items():
             self.runner.record_dead_letter(step, count)
+        return results
+
+    def _run_records(self, records: list[Any], suspect: bool) -> list[Any]:
+        """The Runner's results; a suspect batch one record per backend call (see the module doc)."""
+        if not suspect:
+            return self.runner.process_batch_counted(records, known_dicts=True)[0]
+        results: list[Any] = []
+        for record in records:
+            results.extend(self.runner.process_batch_counted([record], known_dicts=True)[0])
+        return results
+
+    @staticmethod
+    def _as_received(batch: Batch, results: list[Any]) -> list[Any]:
+        """Give each of the Runner's dead letters the record as the source received it."""
+        if batch.received is None:
+            return results
+        for i, result in enumerate(results):
+            if type(result) is DeadLetter:
+                original = batch.original(i)
+                if original is not None:
+                    results[i] = replace(result, record=original)
         return results
 
     # -- retrying -------------------------------------------------------------------------------
