@@ -105,18 +105,20 @@ class RedisSink(Sink):
     def _append_batch(self, pipe: Any, batch: Batch, results: list[Any]) -> tuple[SinkCounts, list[list[Any]]]:
         counts = SinkCounts()
         covers: list[list[Any]] = []
-        outputs, ids, where = results, batch.sources, range(len(results))
+        outputs, ids = results, batch.sources
+        where: list[int] | range = range(len(results))  # result index of each output
         if not only_dicts(results):
-            outputs, ids, where = [], [], []
+            outputs, ids, kept = [], [], []
             for i, (source, result) in enumerate(zip(batch.sources, results)):
                 if type(result) is dict:
                     outputs.append(result)
                     ids.append(source)
-                    where.append(i)
+                    kept.append(i)
                 else:
                     self._dead(pipe, source, result)
                     covers.append([source])
                     counts.dead_letters += 1
+            where = kept
         try:
             data = dumps(outputs)
         except TypeError:

@@ -144,8 +144,8 @@ class StreamDriver:
 
     def _read_batch(self) -> Batch | None:
         if self._carry is not None:
-            batch, self._carry = self._carry, None
-            return batch
+            carried, self._carry = self._carry, None
+            return carried
         opts = self.options
         want = min(opts.batch_size, opts.max_pending)
         batch = self.source.read(want, opts.poll_ms)
@@ -167,8 +167,8 @@ class StreamDriver:
 
     def _process(self, batch: Batch) -> list[Any]:
         if not batch.has_rejected and not batch.suspect:  # every record is a dict the source decoded
-            results, dead = self.runner.process_batch_counted(batch.records, known_dicts=True)
-            return self._as_received(batch, results) if dead else results
+            clean, dead = self.runner.process_batch_counted(batch.records, known_dicts=True)
+            return self._as_received(batch, clean) if dead else clean
         records = batch.records
         keep = [i for i, r in enumerate(records) if type(r) is not Rejected]
         results: list[Any] = [None] * len(records)
