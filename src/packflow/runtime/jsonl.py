@@ -6,8 +6,11 @@
   records (otherwise it is read as JSON lines). Blank lines are skipped. A line that is not valid
   JSON, or not a JSON object, becomes a ``decode`` dead letter whose ``source`` is its 1-based line
   number (element number for arrays) and whose ``record`` is the line's text.
-- On pipes and terminals the reader waits at most ``max_wait_ms`` before handing on a partial
-  batch, so slow producers see their results promptly (POSIX ``select``).
+- On pipes and terminals the reader reads what has arrived (never waiting for a full chunk) and
+  hands on a partial batch once it has waited ``max_wait_ms`` for more input — at once when
+  ``max_wait_ms`` is 0 — so slow producers see their results promptly (POSIX ``select``).
+- A :class:`~packflow.runtime.interrupt.StopRequest` (set by a signal handler) ends the run after
+  the batch in hand; :func:`run_jsonl` returns the last input position whose results are written.
 - :class:`JsonLinesWriter` encodes a whole batch at once (orjson when installed, else the standard
   library); an output that cannot be encoded becomes an ``encode`` dead letter.
 - :func:`run_jsonl` drives a :class:`~packflow.runtime.Runner` from a reader to a writer.
@@ -27,6 +30,7 @@ from packflow.runtime.deadletter import DeadLetter
 from packflow.runtime.isolation import BatchFailedError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from packflow.runtime.interrupt import StopRequest
     from packflow.runtime.runner import Runner
 
 from packflow.runtime._json import dumps, loads
@@ -52,6 +56,10 @@ class InputBatch:
     raw: list[bytes] | None
     #: Decode failures in this stretch of input.
     dead: list[DeadLetter] = field(default_factory=list)
+    #: The last line (element) number this stretch covers, blank and undecodable lines included.
+    last: int = 0
+    #: For JSON-array input: the whole input, to parse again for records as read.
+    reparse: _Reparse | None = field(default=None, repr=False)
 
     def source(self, index: int) -> int:
         """Line (or element) number of record ``index``."""
@@ -59,18 +67,40 @@ class InputBatch:
 
     def original(self, index: int) -> Any:
         """Record ``index`` exactly as read, even if the backend modified the decoded dict."""
-        return loads(self.raw[index]) if self.raw is not None else self.records[index]
+        if self.raw is not None:
+            return loads(self.raw[index])
+        if self.reparse is not None:
+            return self.reparse.item(self.source(index))
+        return self.records[index]
+
+
+class _Reparse:
+    """A JSON-array input parsed again on first use (failures only): its elements as read."""
+
+    __slots__ = ("data", "items")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.items: list | None = None
+
+    def item(self, number: int) -> Any:
+        if self.items is None:
+            self.items = loads(self.data)
+        return self.items[number - 1]
 
 
 class JsonLinesReader:
     """Iterate :class:`InputBatch` es of at most ``batch_size`` records from a binary stream."""
 
-    def __init__(self, stream: BinaryIO, batch_size: int, max_wait_ms: float | None = None) -> None:
+    def __init__(
+        self, stream: BinaryIO, batch_size: int, max_wait_ms: float | None = None, stop: StopRequest | None = None
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         self.stream = stream
         self.batch_size = batch_size
         self.wait_s = (max_wait_ms or 0) / 1000.0
+        self.stop = stop
         #: Bytes consumed so far (for progress reporting).
         self.bytes_read = 0
         self._pending_since: float | None = None
@@ -78,7 +108,7 @@ class JsonLinesReader:
     @property
     def waits(self) -> bool:
         """True when the input is a pipe, socket or terminal that may block (so batches are time-bounded)."""
-        return self.wait_s > 0 and _pollable_fd(self.stream) is not None
+        return _pollable_fd(self.stream) is not None
 
     def __iter__(self) -> Iterator[InputBatch]:
         chunks = self._chunks()
@@ -93,7 +123,7 @@ class JsonLinesReader:
             data = head + b"".join(c for c in chunks if c is not _FLUSH)
             items = _parse_array(data)
             if items is not None:
-                yield from self._array_batches(items)
+                yield from self._array_batches(items, _Reparse(data))
                 return
             head, chunks = data, iter(())
         yield from self._line_batches(head, chunks)
@@ -101,7 +131,7 @@ class JsonLinesReader:
     # -- reading -------------------------------------------------------------------------------
 
     def _chunks(self) -> Iterator[Any]:
-        fd = _pollable_fd(self.stream) if self.wait_s > 0 else None
+        fd = _pollable_fd(self.stream)
         if fd is None:
             read = self.stream.read
             while data := read(CHUNK_SIZE):
@@ -111,11 +141,23 @@ class JsonLinesReader:
         yield from self._polled_chunks(fd)
 
     def _polled_chunks(self, fd: int) -> Iterator[Any]:
-        """Chunks from a pipe or terminal, with ``_FLUSH`` whenever a partial batch waited long enough."""
+        """Chunks from a pipe or terminal, with ``_FLUSH`` whenever a partial batch waited long enough.
+
+        Ends early (as at end of input) once a stop is requested.
+        """
+        watch = [fd] if self.stop is None else [fd, self.stop.fileno()]
         while True:
+            timeout = None
             if self._pending_since is not None:
                 timeout = self._pending_since + self.wait_s - time.monotonic()
-                if timeout <= 0 or not select.select([fd], [], [], timeout)[0]:
+                if timeout <= 0:
+                    yield _FLUSH
+                    continue
+            if timeout is not None or self.stop is not None:
+                ready = select.select(watch, [], [], timeout)[0]
+                if self.stop is not None and self.stop.is_set():
+                    return
+                if not ready:
                     yield _FLUSH
                     continue
             data = os.read(fd, CHUNK_SIZE)
@@ -151,14 +193,13 @@ class JsonLinesReader:
         for start in range(0, len(pending), size):
             yield _decode_lines(pending[start : start + size], number + start)
 
-    def _array_batches(self, items: list) -> Iterator[InputBatch]:
+    def _array_batches(self, items: list, reparse: _Reparse) -> Iterator[InputBatch]:
         size = self.batch_size
         for start in range(0, len(items), size):
             chunk = items[start : start + size]
-            if _all_dicts(chunk):
-                yield InputBatch(chunk, None, start + 1, None)
-            else:
-                yield _split_elements(chunk, start + 1)
+            batch = InputBatch(chunk, None, start + 1, None) if _all_dicts(chunk) else _split_elements(chunk, start + 1)
+            batch.last, batch.reparse = start + len(chunk), reparse
+            yield batch
 
 
 def _all_dicts(items: list) -> bool:
@@ -193,12 +234,12 @@ def _decode_lines(lines: list[bytes], first: int) -> InputBatch:
     except _DECODE_ERRORS:
         return _decode_lines_slowly(lines, first)
     if _all_dicts(records):
-        return InputBatch(records, None, first, lines)
+        return InputBatch(records, None, first, lines, last=first + len(lines) - 1)
     return _decode_lines_slowly(lines, first)
 
 
 def _decode_lines_slowly(lines: list[bytes], first: int) -> InputBatch:
-    batch = InputBatch([], [], first, [])
+    batch = InputBatch([], [], first, [], last=first + len(lines) - 1)
     for offset, line in enumerate(lines):
         number = first + offset
         if not line.strip():
@@ -295,34 +336,53 @@ def run_jsonl(
     writer: JsonLinesWriter,
     on_dead: Callable[[list[DeadLetter]], None],
     on_batch: Callable[[int], None] | None = None,
-) -> None:
+    stop: StopRequest | None = None,
+) -> int:
     """Run every batch of ``reader`` through ``runner``; outputs to ``writer``, dead letters to ``on_dead``.
 
     Dead letters carry the original record and its line number as ``source`` and are handed on a
     batch at a time, in input order. With ``runner.on_error == "fail"`` the first failed record of
     any kind raises :class:`BatchFailedError`. ``on_batch`` gets the number of records read so far.
+    Once ``stop`` is set, the batch in hand is finished and no other is started. Returns the last
+    input line (element) number whose results are all handed on (0 if none).
     """
     fail_fast = runner.on_error == "fail"
-    seen = 0
+    seen = done = 0
     for batch in reader:
-        dead = _run_batch(runner, batch, writer, fail_fast)
+        if stop is not None and stop.is_set():
+            break
+        results, positions, dead = _process(runner, batch, fail_fast)
+        if stop is not None:
+            stop.writing = True  # a second signal now waits for this batch to be written whole
+        dead = _write(runner, batch, writer, results, positions, dead, fail_fast)
         if dead:
             on_dead(dead)
+        done = batch.last
+        if stop is not None:
+            stop.completed, stop.writing = done, False
         seen += len(batch.records) + len(batch.dead)
         if on_batch is not None:
             on_batch(seen)
+    return done
 
 
-def _run_batch(runner: Runner, batch: InputBatch, writer: JsonLinesWriter, fail_fast: bool) -> list[DeadLetter]:
-    """Process and write one batch; return its dead letters (decode, backend, encode) in input order."""
+def _process(runner: Runner, batch: InputBatch, fail_fast: bool) -> tuple[list, list[int] | None, list[DeadLetter]]:
+    """Run one batch: the outputs to write, their positions in the batch (None: all), its dead letters."""
     if batch.dead:
         runner.record_dead_letter("decode", len(batch.dead))
         if fail_fast:
             _abort(batch.dead[0])
     results, dead_count = runner.process_batch_counted(batch.records, known_dicts=True)
-    dead, positions = batch.dead, None
     if dead_count:
-        results, positions, dead = _take_dead(results, batch, dead)
+        return _take_dead(results, batch, batch.dead)
+    return results, None, batch.dead
+
+
+def _write(
+    runner: Runner, batch: InputBatch, writer: JsonLinesWriter, results: list, positions: list[int] | None,
+    dead: list[DeadLetter], fail_fast: bool,
+) -> list[DeadLetter]:
+    """Write one batch's outputs; return its dead letters (decode, backend, encode) in input order."""
     failures = writer.write(results)
     if failures:
         dead = dead + _encode_dead(failures, batch, positions)
