@@ -2,7 +2,9 @@
 
 A signal handler must never raise into backend code: a ``KeyboardInterrupt`` or ``SystemExit``
 raised *by* backend code is that record's error (a dead letter), so a real SIGINT/SIGTERM is told
-apart by going through this flag instead. The handler calls :meth:`StopRequest.set`; the driver
+apart by going through this flag instead. The handler first tells the Runner
+(:func:`packflow.runtime.shutdown.request_shutdown`: from then on a backend's ``SystemExit`` ends
+the batch instead of becoming a dead letter), then calls :meth:`StopRequest.set`; the driver
 finishes the batch in hand, writes its results and stops. ``fileno()`` becomes readable once a stop
 is requested, so a reader blocked on an idle pipe (``select``) wakes up at once.
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 import os
 import signal
 from typing import Any, Callable
+
+from packflow.runtime.shutdown import clear_shutdown, request_shutdown
 
 __all__ = ["StopRequest", "handle_stop_signals"]
 
@@ -61,6 +65,7 @@ def handle_stop_signals(stop: StopRequest, on_second: Callable[[StopRequest], An
     """SIGTERM and SIGINT set ``stop``; a second one calls ``on_second(stop)``. Returns a restore function."""
 
     def handler(signum: int, _frame: Any) -> None:
+        request_shutdown()
         if stop.is_set():
             on_second(stop)
             return
@@ -71,5 +76,6 @@ def handle_stop_signals(stop: StopRequest, on_second: Callable[[StopRequest], An
     def restore() -> None:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        clear_shutdown()
 
     return restore

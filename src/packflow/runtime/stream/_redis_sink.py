@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from packflow.runtime.codec import dead_letter
 from packflow.runtime.deadletter import DeadLetter
 from packflow.runtime.stream._redis import TRANSIENT, StreamConnectionError, group_error, redis, text
 from packflow.runtime.stream._transaction import transaction
@@ -195,7 +196,7 @@ class RedisSink(Sink):
 def _encode_failure(batch: Batch, index: int, exc: Exception) -> DeadLetter:
     message = f"the output is not JSON-serialisable ({exc}); return JSON-native values from transform_outputs"
     original = batch.original(index)
-    return DeadLetter(original if original is not None else batch.records[index], "encode", type(exc).__name__, message)
+    return dead_letter(original if original is not None else batch.records[index], "encode", exc, message=message)
 
 
 def _entry_id(source: Any) -> Any:

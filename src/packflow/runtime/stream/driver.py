@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from packflow.exceptions import PackflowError
@@ -167,32 +167,36 @@ class StreamDriver:
 
     def _process(self, batch: Batch) -> list[Any]:
         if not batch.has_rejected and not batch.suspect:  # every record is a dict the source decoded
-            clean, dead = self.runner.process_batch_counted(batch.records, known_dicts=True)
+            clean, dead = self.runner.process_batch_counted(
+                batch.records, known_dicts=True, fresh=_fresh(batch, range(len(batch)))
+            )
             return self._as_received(batch, clean) if dead else clean
         records = batch.records
         keep = [i for i, r in enumerate(records) if type(r) is not Rejected]
         results: list[Any] = [None] * len(records)
-        outputs = self._run_records([records[i] for i in keep], batch.suspect)
-        for i, out in zip(keep, outputs):
+        for i, out in zip(keep, self._run_records(batch, keep)):
             results[i] = out
         self._as_received(batch, results)
+        from packflow.runtime.codec import dead_letter  # lazily: the interface imports no JSON library
+
         rejected_steps: dict[str, int] = {}
         for i, r in enumerate(records):
             if type(r) is Rejected:
                 error_type = _ERROR_TYPES.get(r.step, "RejectedError")
-                results[i] = DeadLetter(r.payload, r.step, error_type, r.reason, source=batch.sources[i])
+                results[i] = dead_letter(r.payload, r.step, error_type, message=r.reason, source=batch.sources[i])
                 rejected_steps[r.step] = rejected_steps.get(r.step, 0) + 1
         for step, count in rejected_steps.items():
             self.runner.record_dead_letter(step, count)
         return results
 
-    def _run_records(self, records: list[Any], suspect: bool) -> list[Any]:
-        """The Runner's results; a suspect batch one record per backend call (see the module doc)."""
-        if not suspect:
-            return self.runner.process_batch_counted(records, known_dicts=True)[0]
+    def _run_records(self, batch: Batch, keep: list[int]) -> list[Any]:
+        """The Runner's results for records ``keep``; a suspect batch one record per backend call."""
+        run = self.runner.process_batch_counted
+        if not batch.suspect:
+            return run([batch.records[i] for i in keep], known_dicts=True, fresh=_fresh(batch, keep))[0]
         results: list[Any] = []
-        for record in records:
-            results.extend(self.runner.process_batch_counted([record], known_dicts=True)[0])
+        for i in keep:
+            results.extend(run([batch.records[i]], known_dicts=True, fresh=_fresh(batch, [i]))[0])
         return results
 
     @staticmethod
@@ -200,11 +204,13 @@ class StreamDriver:
         """Give each of the Runner's dead letters the record as the source received it."""
         if batch.received is None:
             return results
+        from packflow.runtime.codec import dead_letter
+
         for i, result in enumerate(results):
             if type(result) is DeadLetter:
                 original = batch.original(i)
                 if original is not None:
-                    results[i] = replace(result, record=original)
+                    results[i] = dead_letter(original, result.step, result, source=result.source)
         return results
 
     # -- retrying -------------------------------------------------------------------------------
@@ -238,3 +244,27 @@ class StreamDriver:
                 f"The broker stayed unreachable for {self.options.stop_grace_s:g}s after the stop request "
                 f"({type(exc).__name__}: {exc}); entries read but not acknowledged will be re-delivered."
             ) from exc
+
+
+def _fresh(batch: Batch, indices: Any) -> Callable[[int, int], list] | None:
+    """The Runner's ``fresh``: new copies of the records at ``indices[lo:hi]``, decoded again from what
+    the source received, so a backend that changes its input dicts changes neither retries nor dead
+    letters. None when the source keeps nothing to decode again (the Runner then reuses the dicts)."""
+    if batch.received is None or batch.original_of is None:
+        return None
+
+    def fresh(lo: int, hi: int) -> list:
+        return [_as_record(batch.original(i), batch.records[i]) for i in indices[lo:hi]]
+
+    return fresh
+
+
+def _as_record(original: Any, record: Any) -> Any:
+    from packflow.runtime.codec import DecodeError, decode
+
+    if isinstance(original, (bytes, str)):
+        try:
+            return decode(original)
+        except DecodeError:
+            return record
+    return original if isinstance(original, dict) else record

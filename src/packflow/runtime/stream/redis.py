@@ -16,10 +16,13 @@ raise the delivery count of the others, and the driver runs and commits each on 
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from typing import Any
 
+from packflow.runtime.codec import DecodeError
+from packflow.runtime.codec import decode as loads
 from packflow.runtime.stream._redis import TRANSIENT, StreamConnectionError, connect, group_error, redis, text
 from packflow.runtime.stream._redis_sink import RedisSink
 from packflow.runtime.stream.base import Batch, Rejected, Source
@@ -30,7 +33,6 @@ from packflow.runtime.stream.codec import (
     only_dicts,
     original_payload,
 )
-from packflow.runtime._json import loads
 
 __all__ = ["RedisSink", "RedisSource", "StreamConnectionError", "connect", "refuse_loops"]
 
@@ -99,6 +101,7 @@ class RedisSource(Source):
         self._history: bytes | None = b"0"  # own unacknowledged entries are read first
         self._per_entry = 0.0  # running mean of records per packed entry (0: none seen yet)
         self._suffixes: list[bytes] = []
+        self._unpacked: tuple[Any, Any] = (None, None)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -240,13 +243,18 @@ class RedisSource(Source):
         return fields.payload if type(fields) is Rejected else original_payload(fields, self.field)
 
     def _original_packed(self, fields: Any, source: Any) -> Any:
-        """Item ``k`` of a packed entry (position ``<id>#<k>``), decoded afresh from the entry's bytes."""
+        """Item ``k`` of a packed entry (position ``<id>#<k>``) as received: a new copy each time."""
         if type(fields) is Rejected:
             return fields.payload
         raw = original_payload(fields, self.field)
         _, sep, index = (source.decode() if type(source) is bytes else str(source)).rpartition("#")
+        if self._unpacked[0] is not raw:  # one entry decoded again, kept while its records are asked for
+            try:
+                self._unpacked = (raw, loads(raw))
+            except DecodeError:
+                return raw
         try:
-            return loads(raw)[int(index)] if sep else raw
+            return copy.deepcopy(self._unpacked[1][int(index)]) if sep else raw
         except (ValueError, TypeError, IndexError, KeyError):
             return raw
 
