@@ -127,7 +127,7 @@ class RedisSource(Source):
 
     def read(self, max_records: int, block_ms: int) -> Batch | None:
         if time.monotonic() >= self._next_claim:
-            batch = self._reclaim(1)
+            batch = self._reclaim(max(max_records, 100))
             if batch is not None:
                 return batch
         if self._history is not None:
@@ -158,23 +158,30 @@ class RedisSource(Source):
         return reply[0][1] if reply else []
 
     def _reclaim(self, count: int) -> Batch | None:
+        """Take over entries other consumers left pending past ``claim_idle_ms``.
+
+        ``JUSTID`` moves them to this consumer without raising their delivery counts; they are then
+        read one at a time from this consumer's own pending list (as suspects), each read raising
+        only its own count.
+        """
         try:
             reply = self.client.execute_command(
-                "XAUTOCLAIM", self.stream, self.group, self.consumer, self.claim_idle_ms, self._claim_cursor, "COUNT", count
-            )
+                "XAUTOCLAIM", self.stream, self.group, self.consumer, self.claim_idle_ms, self._claim_cursor,
+                "COUNT", count, "JUSTID",
+            )  # fmt: skip
         except redis.ResponseError as exc:
             raise group_error(exc) from exc
         self._claim_cursor = reply[0]
         if self._claim_cursor == b"0-0":  # a full pass over the pending list is done
             self._next_claim = time.monotonic() + self._claim_every
-        entries = [entry for entry in reply[1] if entry is not None]
-        if len(reply) > 2 and reply[2]:  # trimmed or deleted while pending: dead-lettered, not dropped silently
-            log.warning("%d pending entries were deleted from %r before being processed", len(reply[2]), self.stream)
-            entries.extend((eid, None) for eid in reply[2])
-        if not entries:
+        if reply[1]:
+            log.info("reclaimed %d entries idle for more than %d ms", len(reply[1]), self.claim_idle_ms)
+            self._history = b"0"
+        deleted = reply[2] if len(reply) > 2 else []
+        if not deleted:  # trimmed or deleted while pending: dead-lettered, not dropped silently
             return None
-        log.info("reclaimed %d entries idle for more than %d ms", len(entries), self.claim_idle_ms)
-        return self._decode(self._check_deliveries(entries), suspect=True)
+        log.warning("%d pending entries were deleted from %r before being processed", len(deleted), self.stream)
+        return self._decode([(eid, None) for eid in deleted], suspect=True)
 
     def _check_deliveries(self, entries: list) -> list:
         """Replace entries delivered more than ``max_deliveries`` times by Rejected markers."""
