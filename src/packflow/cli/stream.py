@@ -21,10 +21,18 @@ __all__ = ["stream"]
 
 
 def _install_signal_handlers(driver: Any) -> None:
+    """SIGTERM/SIGINT tell the Runner (``request_shutdown``) and set the driver's stop flag; they never
+    raise into backend code, whose own ``KeyboardInterrupt``/``SystemExit`` are per-record errors.
+    A second signal exits at once."""
+    from packflow.runtime.shutdown import request_shutdown
+
     def handler(signum: int, _frame: Any) -> None:
+        request_shutdown()
         name = signal.Signals(signum).name
         if driver.stopping:  # a second signal: stop now; unacknowledged entries are re-delivered
-            raise KeyboardInterrupt(name)
+            os.write(2, f"Error: stopped by a second {name}; the batch in hand was not acknowledged "
+                        "and will be delivered again.\n".encode())
+            os._exit(128 + signum)
         driver.request_stop(name)
 
     signal.signal(signal.SIGTERM, handler)
@@ -73,8 +81,10 @@ def stream(target: str, **opts: Any) -> None:
 
 def _build_driver(runner: Any, opts: dict[str, Any]) -> Any:
     from packflow.runtime.stream import DriverOptions, StreamDriver
-    from packflow.runtime.stream.redis import RedisSink, RedisSource, connect
+    from packflow.runtime.stream.redis import RedisSink, RedisSource, connect, refuse_loops
 
+    dead_letter_stream = opts["dead_letter_stream"] or f"{opts['input_stream']}:dead"
+    refuse_loops(opts["input_stream"], opts["output_stream"], dead_letter_stream)
     client = connect(opts["redis_url"])
     source = RedisSource(
         client, opts["input_stream"], opts["group"], opts["consumer"] or f"{socket.gethostname()}-{os.getpid()}",
@@ -82,7 +92,7 @@ def _build_driver(runner: Any, opts: dict[str, Any]) -> Any:
         claim_idle_ms=opts["claim_idle_ms"], max_deliveries=opts["max_deliveries"],
     )  # fmt: skip
     sink = RedisSink(
-        client, opts["output_stream"], opts["dead_letter_stream"] or f"{opts['input_stream']}:dead",
+        client, opts["output_stream"], dead_letter_stream,
         output_mode=opts["output_mode"], maxlen=opts["output_maxlen"],
     )  # fmt: skip
     source.open()  # a wrong server, a refused group or a key of the wrong type fails here, before the run
@@ -95,6 +105,7 @@ def _build_driver(runner: Any, opts: dict[str, Any]) -> Any:
 
 
 def _run(driver: Any, opts: dict[str, Any]) -> None:
+    from packflow.runtime.stream.base import WriteFailedError
     from packflow.runtime.stream.driver import StreamUnavailableError
     from packflow.runtime.stream.status import Monitor
 
@@ -109,7 +120,7 @@ def _run(driver: Any, opts: dict[str, Any]) -> None:
     error: str | None = None
     try:
         driver.run()
-    except StreamUnavailableError as exc:
+    except (StreamUnavailableError, WriteFailedError) as exc:
         error = str(exc)
     except Exception as exc:  # noqa: BLE001 - report, exit 1; the unacknowledged batch is re-delivered
         error = f"the stream stopped on {type(exc).__name__}: {exc}; entries read but not acknowledged will be re-delivered."
