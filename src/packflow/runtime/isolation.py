@@ -22,10 +22,14 @@ from typing import Any, Callable
 from packflow.exceptions import InferenceBackendRuntimeError, PackflowError
 from packflow.runtime.deadletter import DeadLetter
 
-__all__ = ["BatchFailedError", "call_isolated", "call_or_fail"]
+__all__ = ["BatchFailedError", "SegmentHook", "call_isolated", "call_or_fail"]
 
 Result = Any  # an output record (dict) or a DeadLetter
 Backend = Callable[[list], Any]
+#: Optional hook ``on_segment(lo, hi, results)``: while a failing batch is isolated, called (on the
+#: calling thread) each time the final results of ``records[lo:hi]`` are known, so a driver can
+#: release them before the whole bisection ends. Never called for a batch that succeeds at once.
+SegmentHook = Callable[[int, int, list], None]
 
 
 class BatchFailedError(PackflowError):
@@ -98,7 +102,9 @@ def _split(n: int, hint: int | None) -> list[tuple[int, int]]:
     return [(0, middle), (middle, n)]
 
 
-def call_isolated(backend: Backend, records: list, known_dicts: bool = False) -> tuple[list[Result], int, int]:
+def call_isolated(
+    backend: Backend, records: list, known_dicts: bool = False, on_segment: SegmentHook | None = None
+) -> tuple[list[Result], int, int]:
     """Results for ``records`` (outputs or dead letters, in input order), backend calls made, dead letters."""
     outputs, failure = _attempt(backend, records)
     if failure is None:
@@ -111,6 +117,8 @@ def call_isolated(backend: Backend, records: list, known_dicts: bool = False) ->
         if hi - lo == 1:
             results[lo] = why.dead_letter(records[lo])
             dead += 1
+            if on_segment is not None:
+                on_segment(lo, hi, results[lo:hi])
             continue
         for a, b in _split(hi - lo, why.index):
             part = records[lo + a : lo + b]
@@ -119,6 +127,8 @@ def call_isolated(backend: Backend, records: list, known_dicts: bool = False) ->
             if failure is None:
                 results[lo + a : lo + b], bad = _check_records(outputs, part, known_dicts)  # type: ignore[arg-type]
                 dead += bad
+                if on_segment is not None:
+                    on_segment(lo + a, lo + b, results[lo + a : lo + b])
             else:
                 todo.append((lo + a, lo + b, failure))
     return results, calls, dead
@@ -129,8 +139,10 @@ def _clean(outputs: list, records: list, known_dicts: bool) -> tuple[list[Result
     return results, 1, bad
 
 
-def call_or_fail(backend: Backend, records: list, known_dicts: bool = False) -> tuple[list[Result], int, int]:
-    """Like :func:`call_isolated` but raise ``BatchFailedError`` instead of splitting the batch."""
+def call_or_fail(
+    backend: Backend, records: list, known_dicts: bool = False, on_segment: SegmentHook | None = None
+) -> tuple[list[Result], int, int]:
+    """Like :func:`call_isolated` but raise ``BatchFailedError`` instead of splitting the batch (``on_segment`` unused)."""
     outputs, failure = _attempt(backend, records)
     if failure is not None:
         raise BatchFailedError(

@@ -66,6 +66,7 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
     import uvicorn
 
     from packflow.runtime.serve.app import create_app
+    from packflow.runtime.serve.uvserver import PackflowServer, backstop_timeout
 
     failure: list[BaseException] = []
     holder: dict[str, Any] = {}
@@ -77,10 +78,10 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
     app = create_app(config, on_fatal=fatal)
     uv_config = uvicorn.Config(
         app, lifespan="on", log_level=config.log_level.lower(), access_log=config.access_log,
-        timeout_graceful_shutdown=config.graceful_timeout_s,  # type: ignore[arg-type]  # a float works
+        timeout_graceful_shutdown=backstop_timeout(config.graceful_timeout_s),  # type: ignore[arg-type]  # a float works
         server_header=False,
     )
-    server = holder["server"] = uvicorn.Server(uv_config)
+    server = holder["server"] = PackflowServer(uv_config, app.state)
     # uvicorn re-raises a stop signal once it has shut down gracefully; the handlers installed
     # here absorb it, so a drained server exits 0 rather than "killed by SIGTERM".
     previous = {sig: signal.signal(sig, _absorb) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -91,6 +92,9 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
             signal.signal(sig, handler)
     if failure:
         return EXIT_CANNOT_START
+    if app.state.cut_off:
+        logger.error("Exiting non-zero: %d request(s) were cut off by the graceful timeout", app.state.cut_off)
+        return EXIT_FAILURE
     return EXIT_OK if server.started else EXIT_FAILURE
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -12,6 +13,7 @@ from typing import Any, Callable
 from packflow.exceptions import ConfigurationError
 from packflow.loaders.target import Target, resolve_target
 from packflow.logger import get_logger
+from packflow.runtime.aio import RunnerClosedError
 from packflow.runtime.runner import Runner
 from packflow.runtime.serve.config import ServeConfig
 
@@ -34,6 +36,11 @@ class BackendState:
         self.failure: BaseException | None = None
         self.started = time.monotonic()
         self.loaded = threading.Event()
+        #: Requests answered 503 because the drain at shutdown ran out of time.
+        self.cut_off = 0
+        self._verdict: tuple[bool, str] | None = None
+        self._probe: asyncio.Future | None = None
+        self._drain_deadline: float | None = None
         self._ready_dir = os.environ.get(READY_DIR_ENV) if config.workers > 1 else None
         self._ready_mark = os.path.join(self._ready_dir, f"ready-{os.getpid()}") if self._ready_dir else None
 
@@ -79,21 +86,75 @@ class BackendState:
         return Runner(backend, max_batch_size=self.config.max_batch_size, max_wait_ms=self.config.max_wait_ms)
 
     def readiness(self) -> tuple[bool, str]:
-        """(ready, reason): ready only once loaded, not draining, and ``backend.ready()`` is true."""
+        """The last verdict of :meth:`check_readiness` (never calls the backend; safe anywhere)."""
+        ok, reason = self._static_readiness()
+        return (ok, reason) if not ok or self._verdict is None else self._verdict
+
+    async def check_readiness(self) -> tuple[bool, str]:
+        """(ready, reason): loaded, not draining, not stuck, and ``backend.ready()`` true in time.
+
+        ``ready()`` runs on its own thread, bounded by ``ready_timeout_s``; a call that has not
+        returned yet is awaited again by the next probe rather than started twice.
+        """
+        ok, reason = self._static_readiness()
+        if ok:
+            ok, reason = await self._probe_ready()
+        if ok and self._ready_dir:
+            count = sum(1 for name in os.listdir(self._ready_dir) if name.startswith("ready-"))
+            if count < self.config.workers:
+                ok, reason = False, f"{count} of {self.config.workers} workers have loaded the backend"
+        self._verdict = (ok, reason)
+        return ok, reason
+
+    def _static_readiness(self) -> tuple[bool, str]:
         runner = self.runner
         if self.phase != "ready" or runner is None:
             return False, self.reason
-        try:
-            ok = bool(runner.backend.ready())
-        except Exception as exc:  # noqa: BLE001 - a probe must answer, not crash
-            return False, f"backend.ready() raised {type(exc).__name__}: {exc}"
-        if not ok:
-            return False, "backend.ready() returned False"
-        if self._ready_dir:
-            count = sum(1 for name in os.listdir(self._ready_dir) if name.startswith("ready-"))
-            if count < self.config.workers:
-                return False, f"{count} of {self.config.workers} workers have loaded the backend"
+        stalled, limit = runner.aio.stalled_s(), self.config.request_timeout_s
+        if stalled > limit:
+            return False, (
+                f"the backend has produced no result for {stalled:.1f} s, longer than --request-timeout-s {limit:g}; "
+                "it may be stuck"
+            )
         return True, "ready"
+
+    async def _probe_ready(self) -> tuple[bool, str]:
+        if self._probe is None or self._probe.done():
+            self._probe = _call_on_thread(self.runner.backend.ready)  # type: ignore[union-attr]
+        limit = self.config.ready_timeout_s
+        try:
+            ok = bool(await asyncio.wait_for(asyncio.shield(self._probe), limit))
+        except asyncio.TimeoutError:
+            return False, f"backend.ready() did not answer within {limit:g} s (--ready-timeout-s)"
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a probe must answer, not crash
+            return False, f"backend.ready() raised {type(exc).__name__}: {exc}"
+        return (True, "ready") if ok else (False, "backend.ready() returned False")
+
+    def begin_drain(self) -> float:
+        """Shutdown begins: readiness turns red for good, new requests are refused; seconds left to drain."""
+        if self._drain_deadline is None:
+            self._drain_deadline = time.monotonic() + self.config.graceful_timeout_s
+            self.mark_draining()
+            if self.runner is not None:
+                self.runner.aio.close()
+        return max(0.0, self._drain_deadline - time.monotonic())
+
+    def cut_off_waiting(self) -> int:
+        """The drain ran out of time: answer every waiting request 503; how many were cut off."""
+        if self.runner is None:
+            return 0
+        limit = self.config.graceful_timeout_s
+        error = RunnerClosedError(
+            f"The server shut down before this request's result was ready: the drain took longer than "
+            f"--graceful-timeout-s {limit:g}. Retry on another instance."
+        )
+        cut = self.runner.aio.abort(error)
+        if cut:
+            logger.error("Graceful timeout (%g s): %d request(s) cut off and answered 503", limit, cut)
+        self.cut_off += cut
+        return cut
 
     def mark_draining(self) -> None:
         """Readiness turns red for good: the server is shutting down."""
@@ -103,6 +164,33 @@ class BackendState:
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started
+
+
+def _call_on_thread(func: Callable[[], Any]) -> asyncio.Future:
+    """``func()`` on a fresh daemon thread (a hung call never blocks exit), as an awaitable future."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future = loop.create_future()
+
+    def settle(result: Any, exc: BaseException | None) -> None:
+        if future.done():
+            return
+        if exc is None:
+            future.set_result(result)
+        else:
+            future.set_exception(exc)
+
+    def work() -> None:
+        try:
+            result, exc = func(), None
+        except BaseException as error:  # noqa: BLE001 - handed to the awaiting probe
+            result, exc = None, error
+        try:
+            loop.call_soon_threadsafe(settle, result, exc)
+        except RuntimeError:  # the loop is closed
+            pass
+
+    threading.Thread(target=work, name="packflow-ready", daemon=True).start()
+    return future
 
 
 def read_sample_records(path: str) -> list[dict[str, Any]]:
