@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import http.client
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -129,3 +130,39 @@ def test_max_wait_ms_must_be_finite(value):
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2 and "max_wait_ms" in result.stderr and "finite" in result.stderr
+
+
+def _worker_pid(server) -> str:
+    return server.request("GET", "/")[1].split("worker pid ")[1].split("<")[0]
+
+
+def test_with_two_workers_a_record_that_kills_its_process_fails_alone(start_server):
+    server = start_server("serve_backends:Exiting", "--workers", "2")
+    server.wait_status("/health/ready", 200)
+    bodies = [{"i": i} for i in range(12)] + [{"raise": "kill"}]
+    with concurrent.futures.ThreadPoolExecutor(len(bodies)) as pool:
+        results = list(pool.map(lambda b: post(server.port, b, 60), bodies))
+    assert results[:12] == [(200, {"i": i}) for i in range(12)]
+    status, body = results[12]
+    assert status == 500 and body["error"]["type"] == "BackendProcessDied" and body["error"]["step"] == "execute"
+    status, out = server.request("POST", "/invoke", [{"a": 1}, {"raise": "kill"}, {"b": 2}], timeout=60)
+    assert status == 200 and out[0] == {"a": 1} and out[2] == {"b": 2}
+    assert out[1]["error"]["type"] == "BackendProcessDied"
+    server.wait_status("/health/ready", 200)
+    assert "restarting it" in server.output()
+    assert server.stop() == 0
+
+
+def test_with_two_workers_a_dead_worker_is_replaced(start_server):
+    server = start_server("serve_backends:Identity", "--workers", "2")
+    server.wait_status("/health/ready", 200)
+    victim = int(_worker_pid(server))
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while f"Worker pid {victim} died" not in server.output():
+        assert time.monotonic() < deadline and server.proc.poll() is None, server.output()
+        time.sleep(0.1)
+    server.wait_status("/health/ready", 200, timeout=60)  # 2 of 2 workers ready again
+    for i in range(10):
+        assert server.request("POST", "/invoke", {"i": i}) == (200, {"i": i})
+    assert server.stop() == 0

@@ -77,6 +77,7 @@ class ServeApp:
         remaining = self.state.begin_drain()
         if runner is not None and not await runner.drain(remaining):
             self.state.cut_off_waiting()
+        self.state.close()
         self.metrics.close()
 
 

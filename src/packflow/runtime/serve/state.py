@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from packflow.exceptions import ConfigurationError
 from packflow.loaders.target import Target, resolve_target
@@ -16,6 +16,9 @@ from packflow.logger import get_logger
 from packflow.runtime.aio import RunnerClosedError
 from packflow.runtime.runner import Runner
 from packflow.runtime.serve.config import ServeConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from packflow.runtime.serve.engine import BackendProcess
 
 __all__ = ["BackendState", "read_sample_records"]
 
@@ -33,6 +36,8 @@ class BackendState:
         self.phase = "loading"
         self.reason = "the backend is loading: initialize() has not finished"
         self.runner: Runner | None = None
+        #: With several workers: the child process the backend runs in.
+        self.engine: BackendProcess | None = None
         self.failure: BaseException | None = None
         self.started = time.monotonic()
         self.loaded = threading.Event()
@@ -78,12 +83,18 @@ class BackendState:
         logger.info("Backend %s %s is ready", self.name, self.version)
 
     def _build_runner(self) -> Runner:
-        backend = self.target.load(**self.config.backend_kwargs)
-        if self.config.ready_sample:
-            samples = read_sample_records(self.config.ready_sample)
+        config = self.config
+        if config.workers > 1:  # a record that kills the backend's process must not take the worker with it
+            from packflow.runtime.serve.engine import BackendProcess
+
+            engine = self.engine = BackendProcess(self.target, config.backend_kwargs, config.ready_sample)
+            return Runner(cast(Any, engine), max_batch_size=config.max_batch_size, max_wait_ms=config.max_wait_ms)
+        backend = self.target.load(**config.backend_kwargs)
+        if config.ready_sample:
+            samples = read_sample_records(config.ready_sample)
             backend.check_io(samples)
-            logger.info("Ready sample %s passed check_io (%d records)", self.config.ready_sample, len(samples))
-        return Runner(backend, max_batch_size=self.config.max_batch_size, max_wait_ms=self.config.max_wait_ms)
+            logger.info("Ready sample %s passed check_io (%d records)", config.ready_sample, len(samples))
+        return Runner(backend, max_batch_size=config.max_batch_size, max_wait_ms=config.max_wait_ms)
 
     def readiness(self) -> tuple[bool, str]:
         """The last verdict of :meth:`check_readiness` (never calls the backend; safe anywhere)."""
@@ -161,6 +172,11 @@ class BackendState:
         self.phase, self.reason = "draining", "the server is shutting down"
         if self._ready_mark:
             Path(self._ready_mark).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Release what the backend holds outside this process (the engine process, with several workers)."""
+        if self.engine is not None:
+            self.engine.close()
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started
