@@ -109,7 +109,7 @@ def test_a_partial_request_does_not_hold_its_connection(start_server, partial):
 
 
 def test_a_slow_ready_does_not_block_invoke_and_times_out(start_server):
-    server = start_server("serve_backends:SlowReady", "--ready-timeout-s", "0.5", env={READY_SLEEP_ENV: "3"})
+    server = start_server("serve_backends:SlowReady", "--ready-timeout-s", "0.5", env={READY_SLEEP_ENV: "6"})
     server.wait_status("/health/live", 200)
     deadline = time.monotonic() + 30
     while server.request("POST", "/invoke", {"a": 0})[0] != 200:  # loaded (readiness would wait on ready())
@@ -118,7 +118,7 @@ def test_a_slow_ready_does_not_block_invoke_and_times_out(start_server):
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         probe = pool.submit(server.request, "GET", "/health/ready", None, None, 10)
         time.sleep(0.1)  # ready() is now sleeping on its thread
-        assert post(server.port, {"a": 1}, 1) == (200, {"a": 1})
+        assert post(server.port, {"a": 1}, 2.5) == (200, {"a": 1})  # main: blocked until ready() returns
         status, body = probe.result(timeout=10)
     assert status == 503 and "did not answer within 0.5 s" in body["reason"]
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import collections
-import queue
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
@@ -53,11 +52,12 @@ class RunnerOverloadedError(PackflowError):
 
 
 class AsyncBatcher:
-    """Queue of submissions; at most one batch runs at a time, the next starts when it finishes.
+    """Queue of submissions; the backend thread takes the next batch as soon as the last one ends.
 
-    Dispatch is callback-driven (no dispatcher task): a submission to an idle batcher goes to the
-    backend thread at once, and a finished batch hands out its results and starts the next batch
-    in one event-loop callback. Options are fixed at construction (``Runner.start_async``).
+    The event loop only appends submissions (under a lock) and resolves futures; the backend
+    thread forms each batch itself from what is queued when it becomes free, so back-to-back
+    batches under load cost no extra round trip through the loop. Options are fixed at
+    construction (``Runner.start_async``).
     """
 
     def __init__(
@@ -78,13 +78,14 @@ class AsyncBatcher:
         self._last_batch = 1
         self._pending: collections.deque[tuple[list, asyncio.Future]] = collections.deque()
         self._running: list[Slice] = []
-        self._thread: _BackendThread | None = None
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._sleeping = False  # the backend thread waits on _wake
         self._loop: asyncio.AbstractEventLoop | None = None
         self._busy = False
         self._progress = 0.0  # clock of the running batch's start or last cleared segment; 0 when idle
-        self._fill_timer: asyncio.TimerHandle | None = None
         self._idle: asyncio.Event | None = None
-        self._closing = False
+        self._closing = self._stopped = self._started = False
 
     @property
     def closing(self) -> bool:
@@ -112,29 +113,86 @@ class AsyncBatcher:
             handle.cancel()
 
     def _enqueue(self, records: list) -> asyncio.Future:
-        if self._closing:
-            raise RunnerClosedError("The runner is shutting down and accepts no new records; retry on another instance.")
-        if self.queue_depth + len(records) > self.max_queue:
-            raise RunnerOverloadedError(
-                f"{self.queue_depth} records are already queued (max_queue={self.max_queue}); retry later."
-            )
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-            self._thread = _BackendThread(loop, self._run, self._finish)
         future: asyncio.Future = loop.create_future()
-        self._pending.append((records, future))
-        self.queue_depth += len(records)
-        if not self._busy:
-            self._start_next()
-        elif self._fill_timer is not None and self.queue_depth >= self._fill_target():
-            self._fill_timer.cancel()
-            self._fill_timer = None
-            self._start_next()
+        with self._lock:
+            if self._closing:
+                raise RunnerClosedError("The runner is shutting down and accepts no new records; retry on another instance.")
+            if self.queue_depth + len(records) > self.max_queue:
+                raise RunnerOverloadedError(
+                    f"{self.queue_depth} records are already queued (max_queue={self.max_queue}); retry later."
+                )
+            self._pending.append((records, future))
+            self.queue_depth += len(records)
+            if self._sleeping:
+                self._wake.notify()
+        if not self._started:
+            self._started = True
+            threading.Thread(target=self._serve, name="packflow-backend", daemon=True).start()
         return future
 
-    def _fill_target(self) -> int:
-        return min(self._last_batch, self.runner.max_batch_size)
+    # -- the backend thread ---------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        """The backend thread: take a batch, run it, hand its results to the loop; repeat."""
+        loop = self._loop
+        assert loop is not None
+        while (job := self._next_batch()) is not None:
+            records, slices = job
+            try:
+                results, exc = self._run(records, slices), None
+            except BaseException as error:  # noqa: BLE001 - delivered to the waiting submitters
+                results, exc = None, error
+            try:
+                loop.call_soon_threadsafe(self._finish, slices, results, exc)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                return
+
+    def _next_batch(self) -> tuple[list, list[Slice]] | None:
+        with self._lock:
+            self._running = []
+            while True:
+                if self._pending and self._fill_wait():
+                    records, slices = self._take()
+                    if records:
+                        break
+                    continue
+                self._go_idle()
+                if self._stopped:
+                    return None
+                self._sleeping = True
+                self._wake.wait()
+                self._sleeping = False
+            self._busy = True
+            self._last_batch = self.in_flight = len(records)
+            self._running = slices
+            self._progress = _clock()
+            return records, slices
+
+    def _fill_wait(self) -> bool:
+        """Right after a batch, let the next fill up for ``fill_wait_ms`` (lock held); True when it may go."""
+        wait = self.fill_wait_ms
+        if wait <= 0 or not self._busy or self._last_batch <= 1 or self._closing:  # never when idle
+            return True
+        target = min(self._last_batch, self.runner.max_batch_size)
+        deadline = _clock() + wait / 1000.0
+        while self.queue_depth < target and not self._closing and (left := deadline - _clock()) > 0:
+            self._sleeping = True
+            self._wake.wait(left)
+            self._sleeping = False
+        return True
+
+    def _go_idle(self) -> None:
+        was_busy, self._busy = self._busy, False
+        self.in_flight = 0
+        self._progress = 0.0
+        if was_busy and self._idle is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._idle.set)  # type: ignore[union-attr]
+            except RuntimeError:  # the loop is closed: nobody is draining any more
+                pass
 
     def _take(self) -> tuple[list, list[Slice]]:
         limit = self.runner.max_batch_size
@@ -150,27 +208,8 @@ class AsyncBatcher:
             records.extend(batch)
         return records, slices
 
-    def _start_next(self) -> None:
-        """Hand the next batch to the backend thread (the caller ensures none is running)."""
-        records, slices = self._take()
-        if not records:
-            self._set_idle()
-            return
-        self._busy = True
-        self._last_batch = self.in_flight = len(records)
-        self._running = slices
-        self._progress = _clock()
-        self._thread.submit(records, slices)  # type: ignore[union-attr]
-
-    def _set_idle(self) -> None:
-        self._busy = False
-        self.in_flight = 0
-        self._progress = 0.0
-        if self._idle is not None:
-            self._idle.set()
-
     def _run(self, records: list, slices: list[Slice]) -> list:
-        """On the backend thread: the batch's results, released per submission as they are known."""
+        """The batch's results, released per submission as isolation clears them."""
         release = _Release(slices, len(records), self) if len(slices) > 1 else None
         try:
             results = self.runner.process_batch(records, on_segment=release)
@@ -188,10 +227,11 @@ class AsyncBatcher:
                 get_logger("runtime").exception("on_batch observer failed")
         return results
 
-    def _finish(self, slices: list[Slice], results: list | None, exc: BaseException | None) -> None:
-        """On the loop: deliver what was not released early, then start the next batch."""
-        self._running = []
-        self._progress = 0.0
+    # -- the event loop -------------------------------------------------------------------------
+
+    @staticmethod
+    def _finish(slices: list[Slice], results: list | None, exc: BaseException | None) -> None:
+        """Deliver what was not released early."""
         for start, end, future in slices:
             if future.done():
                 continue
@@ -199,38 +239,21 @@ class AsyncBatcher:
                 future.set_exception(exc)  # type: ignore[arg-type]
             else:
                 future.set_result(results[start:end])
-        self._next_after_batch()
-
-    def _next_after_batch(self) -> None:
-        wait = self.fill_wait_ms
-        if wait > 0 and self._last_batch > 1 and not self._closing and 0 < self.queue_depth < self._fill_target():
-            # Under load: give the batch a moment to fill up; _enqueue ends the wait once it has.
-            self.in_flight = 0
-            self._fill_timer = self._loop.call_later(wait / 1000.0, self._fill_expired)  # type: ignore[union-attr]
-            return
-        self._busy = False
-        self._start_next()
-
-    def _fill_expired(self) -> None:
-        self._fill_timer = None
-        self._busy = False
-        self._start_next()
 
     def close(self) -> None:
         """Refuse new submissions; queued and running ones still finish."""
-        self._closing = True
-        if self._fill_timer is not None:
-            self._fill_timer.cancel()
-            self._fill_timer = None
-            self._busy = False
-            self._start_next()
+        with self._lock:
+            self._closing = True
+            if self._sleeping:
+                self._wake.notify()
 
     def abort(self, error: BaseException) -> int:
         """Fail every queued and running submission with ``error`` (a drain cut short); how many."""
-        self.close()
-        waiting = [future for _, future in self._pending] + [future for _, _, future in self._running]
-        self._pending.clear()
-        self.queue_depth = 0
+        with self._lock:
+            self._closing = True
+            waiting = [future for _, future in self._pending] + [future for _, _, future in self._running]
+            self._pending.clear()
+            self.queue_depth = 0
         cut = 0
         for future in waiting:
             if not future.done():
@@ -242,42 +265,20 @@ class AsyncBatcher:
         """Refuse new submissions, finish everything queued; False if ``timeout`` expired first."""
         self.close()
         try:
-            if self._busy:
-                self._idle = asyncio.Event()
-                await asyncio.wait_for(self._idle.wait(), timeout)
+            with self._lock:
+                busy = self._busy or bool(self._pending)
+                if busy:
+                    self._idle = asyncio.Event()
+            if busy:
+                await asyncio.wait_for(self._idle.wait(), timeout)  # type: ignore[union-attr]
             return True
         except asyncio.TimeoutError:
             return False
         finally:
-            if self._thread is not None:
-                self._thread.stop()
-
-
-class _BackendThread:
-    """The one daemon thread that calls the backend; a hung call never blocks interpreter exit."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, run: Callable[[list, list], list], done: Callable) -> None:
-        self._jobs: queue.SimpleQueue[tuple[list, list] | None] = queue.SimpleQueue()
-        self._loop, self._run, self._done = loop, run, done
-        threading.Thread(target=self._serve, name="packflow-backend", daemon=True).start()
-
-    def submit(self, records: list, slices: list) -> None:
-        self._jobs.put((records, slices))
-
-    def stop(self) -> None:
-        self._jobs.put(None)
-
-    def _serve(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            records, slices = job
-            try:
-                results, exc = self._run(records, slices), None
-            except BaseException as error:  # noqa: BLE001 - delivered to the waiting submitters
-                results, exc = None, error
-            try:
-                self._loop.call_soon_threadsafe(self._done, slices, results, exc)
-            except RuntimeError:  # the loop is closed: nobody is waiting any more
-                return
+            with self._lock:
+                self._stopped = True
+                if self._sleeping:
+                    self._wake.notify()
 
 
 class _Release:

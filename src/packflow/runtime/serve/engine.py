@@ -57,7 +57,7 @@ class BackendProcess:
         self._spec = (target, backend_kwargs, ready_sample)
         self._lock = threading.Lock()
         self._seq = 0
-        self._times: dict[str, float | None] | None = None
+        self._times: dict[str, Any] | None = None
         self.restarts = 0
         self._start()
 
