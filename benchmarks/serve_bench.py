@@ -72,7 +72,7 @@ SOURCES = {"packflow": str(HERE.parent / "src")}
 
 
 @contextlib.contextmanager
-def server(name: str, port: int, pin: bool = False) -> Iterator[str]:
+def server(name: str, port: int, pin: bool = False) -> Iterator[tuple[str, int]]:
     py = sys.executable
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(APPS), *([SOURCES[name]] if name in SOURCES else [])])}
     packflow_command = [py, "-m", "packflow.cli", "serve", "identity:Identity", "--port", str(port), "--log-level", "WARNING"]
@@ -90,7 +90,7 @@ def server(name: str, port: int, pin: bool = False) -> Iterator[str]:
     proc = subprocess.Popen(command, env=env, cwd=APPS, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_ready(port, path)
-        yield path
+        yield path, proc.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, 15)
@@ -110,6 +110,12 @@ def wrk(port: int, path: str, connections: int, duration: float, script: str, pi
     requests, micros, p50, p99, mean, errors = line.split()[1:]
     return {"rps": int(requests) / (int(micros) / 1e6), "p50_ms": float(p50) / 1000, "p99_ms": float(p99) / 1000,
             "mean_ms": float(mean) / 1000, "errors": int(errors), "requests": int(requests)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all threads (Linux /proc); robust to a busy machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _check_warmup(results: dict[str, dict[str, float]], wanted: int) -> None:
@@ -135,9 +141,11 @@ def measure(name: str, args: argparse.Namespace, script: str) -> dict[str, dict[
     port = free_port()
     results: dict[str, dict[str, float]] = {}
     pin = args.pin
-    with server(name, port, pin) as path:
+    with server(name, port, pin) as (path, pid):
         wrk(port, path, 32, 2, script, pin)  # warm-up at load
+        cpu = cpu_seconds(pid)
         results["c32"] = wrk(port, path, 32, args.duration, script, pin)
+        results["c32"]["cpu_us_per_req"] = (cpu_seconds(pid) - cpu) / results["c32"]["requests"] * 1e6
         if name != "litserve":
             warm = wrk(port, path, 1, max(2.0, args.warmup_requests / 2500), script, pin)
             results["warmup"] = warm
@@ -202,6 +210,8 @@ def report(results: dict[str, dict[str, dict[str, float]]]) -> None:
     base = results.get("baseline")
     if pf and base:
         print(f"packflow/baseline req/s at 32 conns: {pf['c32']['rps'] / base['c32']['rps']:.3f}x")
+    for name, runs in results.items():
+        print(f"{name:10} server CPU per request at 32 conns: {runs['c32']['cpu_us_per_req']:.1f} us")
     if pf and bare:
         print(f"packflow/bare req/s at 32 conns: {pf['c32']['rps'] / bare['c32']['rps']:.2f}x (target >= 0.6x)")
         print(f"packflow - bare p50 at 1 conn: {(pf['c1']['p50_ms'] - bare['c1']['p50_ms']) * 1000:+.0f} us (target <= +200 us)")

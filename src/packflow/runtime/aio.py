@@ -282,16 +282,25 @@ class AsyncBatcher:
 
 
 class _Release:
-    """``on_segment`` hook: resolve each submission once every record of it is cleared."""
+    """``on_segment`` hook: resolve each submission once every record of it is cleared.
+
+    Built per batch but does its bookkeeping only on the first segment, so a clean batch (no
+    segments) costs one small object.
+    """
+
+    __slots__ = ("slices", "size", "batcher", "starts", "left", "values")
 
     def __init__(self, slices: list[Slice], size: int, batcher: AsyncBatcher) -> None:
-        self.slices = slices
-        self.starts = [start for start, _, _ in slices]
-        self.left = [end - start for start, end, _ in slices]
-        self.values: list = [None] * size
-        self.batcher = batcher
+        self.slices, self.size, self.batcher = slices, size, batcher
+        self.starts: list[int] = []
+        self.left: list[int] = []
+        self.values: list = []
 
     def __call__(self, lo: int, hi: int, results: list) -> None:
+        if not self.values:
+            self.starts = [start for start, _, _ in self.slices]
+            self.left = [end - start for start, end, _ in self.slices]
+            self.values = [None] * self.size
         self.values[lo:hi] = results
         self.batcher._progress = _clock()
         index = max(bisect.bisect_right(self.starts, lo) - 1, 0)
