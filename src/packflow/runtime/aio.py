@@ -29,6 +29,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from packflow.exceptions import PackflowError
+from packflow.runtime.codec import dead_letter
 from packflow.runtime.deadletter import DeadLetter
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -322,7 +323,7 @@ def _contained(record: Any, exc: BaseException) -> DeadLetter:
         f"the backend raised {type(exc).__name__}({exc!s}) during this batch; backend code must raise an "
         "exception, not exit or interrupt — it was contained and the server keeps running"
     )
-    return DeadLetter(record, "execute", type(exc).__name__, message)
+    return dead_letter(record, "execute", exc, message=message)
 
 
 def _expire(future: asyncio.Future) -> None:

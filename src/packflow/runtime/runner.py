@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal
 from packflow.backend.base import InferenceBackend
 from packflow.runtime.batching import iter_batches
 from packflow.runtime.deadletter import DeadLetter
-from packflow.runtime.isolation import SegmentHook, call_isolated, call_or_fail
+from packflow.runtime.isolation import Fresh, SegmentHook, call_isolated, call_or_fail
 from packflow.runtime.stats import RunnerCounters, RunnerSnapshot
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,8 +40,8 @@ class Runner:
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size!r}")
-        if max_wait_ms < 0:
-            raise ValueError(f"max_wait_ms must be >= 0, got {max_wait_ms!r}")
+        if not 0 <= max_wait_ms < float("inf"):  # also refuses NaN
+            raise ValueError(f"max_wait_ms must be a finite number >= 0 (milliseconds), got {max_wait_ms!r}")
         if on_error not in ("isolate", "fail"):
             raise ValueError(f"on_error must be 'isolate' or 'fail', got {on_error!r}")
         self.backend = backend
@@ -69,32 +69,38 @@ class Runner:
         return self.process_batch_counted(records, on_segment=on_segment)[0]
 
     def process_batch_counted(
-        self, records: list, *, known_dicts: bool = False, on_segment: SegmentHook | None = None
+        self, records: list, *, known_dicts: bool = False, fresh: Fresh | None = None,
+        on_segment: SegmentHook | None = None,
     ) -> tuple[list[Any], int]:
         """Like :meth:`process_batch`, plus how many results are dead letters (0 on the clean path),
         so drivers can skip scanning the results of clean batches.
 
         ``known_dicts=True`` promises every input is a dict (a driver that decoded them checked
         already): a backend that returns its input list unchanged then skips the output type check.
+        ``fresh(lo, hi)`` gives new copies of ``records[lo:hi]`` as the driver received them; with it,
+        retries and dead letters of a failed batch use those, not records the backend mutated
+        (see :data:`packflow.runtime.isolation.Fresh`). Without it, a dead letter holds the very
+        object that was passed in.
         """
         size = self.max_batch_size
         if len(records) <= size:
-            return self._process_chunk(records, known_dicts, on_segment)
+            return self._process_chunk(records, known_dicts, fresh, on_segment)
         results: list[Any] = []
         dead = 0
         for start in range(0, len(records), size):
+            part = None if fresh is None else _offset(fresh, start)
             hook = None if on_segment is None else _shifted(on_segment, start)
-            chunk, chunk_dead = self._process_chunk(records[start : start + size], known_dicts, hook)
+            chunk, chunk_dead = self._process_chunk(records[start : start + size], known_dicts, part, hook)
             results.extend(chunk)
             dead += chunk_dead
         return results, dead
 
     def _process_chunk(
-        self, records: list, known_dicts: bool = False, on_segment: SegmentHook | None = None
+        self, records: list, known_dicts: bool = False, fresh: Fresh | None = None, on_segment: SegmentHook | None = None
     ) -> tuple[list[Any], int]:
         if not records:
             return [], 0
-        results, calls, dead = self._call(self.backend, records, known_dicts, on_segment)
+        results, calls, dead = self._call(self.backend, records, known_dicts, fresh, on_segment)
         if not dead:  # the clean path: no per-record Python
             self.counters.batch_done(len(records), len(records), (), calls)
             return results, 0
@@ -167,7 +173,11 @@ class Runner:
         return self.counters.snapshot(steps, depth, in_flight)
 
 
+def _offset(fresh: Fresh, start: int) -> Fresh:
+    """``fresh`` for the chunk of a larger batch that starts at ``start``."""
+    return lambda lo, hi: fresh(lo + start, hi + start)
+
+
 def _shifted(hook: SegmentHook, offset: int) -> SegmentHook:
     """``hook`` for one chunk of a larger batch: positions are moved by the chunk's offset."""
     return lambda lo, hi, results: hook(lo + offset, hi + offset, results)
-
