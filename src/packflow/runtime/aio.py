@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import collections
+import queue
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
@@ -80,7 +81,7 @@ class AsyncBatcher:
         self._pending: collections.deque[tuple[list, asyncio.Future]] = collections.deque()
         self._running: list[Slice] = []
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
+        self._wake: queue.SimpleQueue[None] = queue.SimpleQueue()  # C-level: cheaper than a Condition
         self._sleeping = False  # the backend thread waits on _wake
         self._loop: asyncio.AbstractEventLoop | None = None
         self._busy = False
@@ -127,8 +128,7 @@ class AsyncBatcher:
                 )
             self._pending.append((records, future))
             self.queue_depth += len(records)
-            if self._sleeping:
-                self._wake.notify()
+            self._notify()
         if not self._started:
             self._started = True
             threading.Thread(target=self._serve, name="packflow-backend", daemon=True).start()
@@ -163,9 +163,7 @@ class AsyncBatcher:
                 self._go_idle()
                 if self._stopped:
                     return None
-                self._sleeping = True
-                self._wake.wait()
-                self._sleeping = False
+                self._sleep(None)
             self._busy = True
             self._last_batch = self.in_flight = len(records)
             self._running = slices
@@ -180,10 +178,26 @@ class AsyncBatcher:
         target = min(self._last_batch, self.runner.max_batch_size)
         deadline = _clock() + wait / 1000.0
         while self.queue_depth < target and not self._closing and (left := deadline - _clock()) > 0:
-            self._sleeping = True
-            self._wake.wait(left)
-            self._sleeping = False
+            self._sleep(left)
         return True
+
+    def _sleep(self, timeout: float | None) -> None:
+        """Wait (lock held on entry and exit) until :meth:`_notify` or ``timeout``; may wake spuriously."""
+        self._sleeping = True
+        self._lock.release()
+        try:
+            self._wake.get(timeout=timeout)
+        except queue.Empty:
+            pass
+        finally:
+            self._lock.acquire()
+            self._sleeping = False
+
+    def _notify(self) -> None:
+        """Wake the backend thread if it sleeps (lock held)."""
+        if self._sleeping:
+            self._sleeping = False
+            self._wake.put(None)
 
     def _go_idle(self) -> None:
         was_busy, self._busy = self._busy, False
@@ -245,8 +259,7 @@ class AsyncBatcher:
         """Refuse new submissions; queued and running ones still finish."""
         with self._lock:
             self._closing = True
-            if self._sleeping:
-                self._wake.notify()
+            self._notify()
 
     def abort(self, error: BaseException) -> int:
         """Fail every queued and running submission with ``error`` (a drain cut short); how many."""
@@ -278,8 +291,7 @@ class AsyncBatcher:
         finally:
             with self._lock:
                 self._stopped = True
-                if self._sleeping:
-                    self._wake.notify()
+                self._notify()
 
 
 class _Release:
