@@ -289,3 +289,16 @@ def test_results_are_released_as_isolation_clears_them_not_when_it_ends():
     total = backend.calls
     early = [i for i in range(15) if calls_at_release[i] < total]
     assert len(early) >= 7, f"only {early} were released before the bisection ended ({calls_at_release}, {total} calls)"
+
+
+def test_an_observer_raising_system_exit_loses_no_results():
+    def observer(records, results):
+        raise SystemExit("observer gave up")
+
+    runner = Runner(Identity())
+    runner.start_async(on_batch=observer)
+
+    async def go():
+        return [await runner.submit({"i": i}) for i in range(3)]
+
+    assert asyncio.run(go()) == [{"i": i} for i in range(3)]

@@ -59,6 +59,7 @@ class BackendProcess:
         self._seq = 0
         self._times: dict[str, Any] | None = None
         self.restarts = 0
+        self._closed = False
         self._start()
 
     def _start(self) -> None:
@@ -96,9 +97,11 @@ class BackendProcess:
         raise error
 
     def _died(self, size: int) -> BackendProcessDied:
+        if self._closed:  # the server is shutting down: no new engine
+            return BackendProcessDied("the backend process was stopped because the server is shutting down")
         self._proc.join(5)
         code = self._proc.exitcode
-        self.close()
+        self._stop()
         self.restarts += 1
         logger.error("The backend process died (exit code %s) during a call of %d record(s); restarting it", code, size)
         self._start()
@@ -151,7 +154,11 @@ class BackendProcess:
         return ExecutionMetrics(batch_size=0, execution_times=ExecutionTimes(**self._times))
 
     def close(self) -> None:
-        """End the engine (it exits when its pipes close; terminated if it is stuck in a call)."""
+        """End the engine for good (it exits when its pipes close; terminated if stuck in a call)."""
+        self._closed = True
+        self._stop()
+
+    def _stop(self) -> None:
         for conn in (self._calls, self._control):
             conn.close()
         self._proc.join(0.5)
