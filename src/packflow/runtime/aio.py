@@ -83,6 +83,7 @@ class AsyncBatcher:
         self._lock = threading.Lock()
         self._wake: queue.SimpleQueue[None] = queue.SimpleQueue()  # C-level: cheaper than a Condition
         self._sleeping = False  # the backend thread waits on _wake
+        self._kicking = False  # a _kick is scheduled on the loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._busy = False
         self._progress = 0.0  # clock of the running batch's start or last cleared segment; 0 when idle
@@ -128,11 +129,19 @@ class AsyncBatcher:
                 )
             self._pending.append((records, future))
             self.queue_depth += len(records)
-            self._notify()
+            kick = self._sleeping and not self._kicking
+            self._kicking = self._kicking or kick
+        if kick:  # wake the thread once per loop iteration: submissions of this iteration share a batch
+            loop.call_soon(self._kick)
         if not self._started:
             self._started = True
             threading.Thread(target=self._serve, name="packflow-backend", daemon=True).start()
         return future
+
+    def _kick(self) -> None:
+        with self._lock:
+            self._kicking = False
+            self._notify()
 
     # -- the backend thread ---------------------------------------------------------------------
 
