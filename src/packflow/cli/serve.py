@@ -6,16 +6,19 @@ import sys
 
 import click
 
-from packflow.cli._common import setup_logging, start_or_exit
+from packflow.cli._common import setup_logging, start_or_exit, strict_config_option, with_strict_config
 from packflow.cli._options import config_option, log_level_option
+from packflow.cli._common import trusted_key_option
 
 
 @click.command()
 @click.argument("target")
+@trusted_key_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="TCP port (0: pick a free one).")
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes, each with its own backend.")
 @config_option
+@strict_config_option
 @click.option("--max-body-bytes", default=16 * 1024 * 1024, show_default=True, type=int, help="Larger bodies get 413.")
 @click.option("--request-timeout-s", default=60.0, show_default=True, type=float, help="Slower results get 504.")
 @click.option("--graceful-timeout-s", default=30.0, show_default=True, type=float, help="Bound on the drain at SIGTERM.")
@@ -38,14 +41,14 @@ from packflow.cli._options import config_option, log_level_option
 @log_level_option("INFO")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request (slower).")
 @start_or_exit
-def serve(target: str, backend_config: dict, **options: object) -> None:
+def serve(target: str, backend_config: dict, strict_config: bool, **options: object) -> None:
     """Serve TARGET (project directory, .zip archive, or module:Class) over HTTP: POST /invoke."""
     from packflow.runtime.serve import ServeConfig
     from packflow.runtime.serve._deps import require_serve_extra
 
     require_serve_extra()
     setup_logging(str(options["log_level"]).upper())
-    config = ServeConfig(target=target, backend_kwargs=backend_config, **options)  # type: ignore[arg-type]
+    config = ServeConfig(target=target, backend_kwargs=with_strict_config(backend_config, strict_config), **options)  # type: ignore[arg-type]
     from packflow.runtime.serve.server import run_server
 
     sys.exit(run_server(config))
