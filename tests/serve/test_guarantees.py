@@ -166,3 +166,15 @@ def test_with_two_workers_a_dead_worker_is_replaced(start_server):
     for i in range(10):
         assert server.request("POST", "/invoke", {"i": i}) == (200, {"i": i})
     assert server.stop() == 0
+
+
+def test_with_two_workers_a_hanging_record_never_blocks_liveness_or_timeouts(start_server):
+    server = start_server("serve_backends:Sleepy", "--workers", "2", "--request-timeout-s", "1", "--graceful-timeout-s", "1")
+    server.wait_status("/health/ready", 200)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        hung = pool.submit(post, server.port, {"sleep": 8}, 6)
+        time.sleep(0.3)
+        for _ in range(4):  # whichever worker answers, it answers
+            assert server.request("GET", "/health/live", timeout=1)[0] == 200
+        status, body = hung.result(timeout=6)
+    assert status == 504 and body["error"]["type"] == "Timeout"
