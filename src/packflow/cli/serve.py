@@ -28,6 +28,15 @@ from packflow.cli._common import trusted_key_option
     "--max-wait-ms", default=0.0, show_default=True, type=float,
     help="Under load, how long a batch may wait to fill up (never when a single client is idle-waiting).",
 )
+@click.option(
+    "--max-queue", default=100_000, show_default=True, type=int,
+    help="Records that may wait for the backend; more get 503 (a single larger request gets 413).",
+)
+@click.option("--ready-timeout-s", default=5.0, show_default=True, type=float, help="Bound on backend.ready() per probe.")
+@click.option(
+    "--read-timeout-s", default=30.0, show_default=True, type=float,
+    help="A connection must deliver a whole request within this; slower ones are closed.",
+)
 @click.option("--ready-sample", default=None, type=click.Path(exists=True, dir_okay=False), help="Records that must pass check_io before ready.")
 @log_level_option("INFO")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request (slower).")

@@ -62,12 +62,11 @@ class ServeApp:
             await self._drain()
 
     def _configure_runner(self, runner: Runner) -> None:
-        config = self.state.config
-        batcher = runner.aio
-        batcher.fill_wait_ms = config.max_wait_ms
-        batcher.max_queue = config.max_queue
-        metrics, backend = self.metrics, runner.backend
-        batcher.on_batch = lambda records, results: metrics.observe_batch(records, results, backend, batcher.queue_depth)
+        config, metrics, backend = self.state.config, self.metrics, runner.backend
+        batcher = runner.start_async(
+            fill_wait_ms=config.max_wait_ms, max_queue=config.max_queue,
+            on_batch=lambda records, results: metrics.observe_batch(records, results, backend, batcher.queue_depth),
+        )
         self.metrics.ready.set(1)
         gc.collect()
         gc.freeze()  # start-up objects leave the collector's view: shorter, rarer GC pauses
@@ -75,11 +74,10 @@ class ServeApp:
     async def _drain(self) -> None:
         self.metrics.ready.set(0)
         runner = self.state.runner
-        self.state.mark_draining()
-        if runner is not None:
-            finished = await runner.drain(self.state.config.graceful_timeout_s)
-            if not finished:
-                logger.warning("Graceful timeout: queued batches did not finish within %s s", self.state.config.graceful_timeout_s)
+        remaining = self.state.begin_drain()
+        if runner is not None and not await runner.drain(remaining):
+            self.state.cut_off_waiting()
+        self.state.close()
         self.metrics.close()
 
 
@@ -95,7 +93,7 @@ def _routes(app: ServeApp) -> list[Route]:
         return _json({"status": "live"})
 
     async def ready(_: Request) -> Response:
-        ok, reason = state.readiness()
+        ok, reason = await state.check_readiness()
         return _json({"status": "ready" if ok else "not ready", "reason": reason}, 200 if ok else 503)
 
     async def metrics_text(_: Request) -> Response:
@@ -110,7 +108,7 @@ def _routes(app: ServeApp) -> list[Route]:
         return _json(runner.snapshot().to_dict() if runner is not None else None)
 
     async def page(_: Request) -> Response:
-        ok, reason = state.readiness()
+        ok, reason = await state.check_readiness()
         runner = state.runner
         snapshot = runner.snapshot().to_dict() if runner is not None else None
         text = render_status_page(state.name, state.version, ok, reason, state.uptime_s(), snapshot, os.getpid())
