@@ -11,6 +11,7 @@ __all__ = [
     "InferenceBackendLoadError",
     "InferenceBackendRuntimeError",
     "InferenceBackendValidationError",
+    "InputError",
     "PackflowError",
     "PreprocessorInitError",
     "PreprocessorRuntimeError",
@@ -80,3 +81,11 @@ class ProjectError(PackflowError):
 
 class ArchiveError(PackflowError):
     """An exported archive is unsafe, tampered with, or cannot be read."""
+
+
+class InputError(PackflowError, ValueError):
+    """The input record is wrong (a missing or mistyped field): the caller must fix it.
+
+    Raise it from ``transform_inputs`` (or any step) for a record the model cannot take; servers
+    answer it with a 4xx status (the client's fault), not a 5xx (the model's).
+    """

@@ -21,6 +21,8 @@ from packflow.runtime.serve.config import ServeConfig
 from packflow.runtime.serve.invoke import InvokeEndpoint
 from packflow.runtime.serve.metrics import ServeMetrics
 from packflow.runtime.serve.openapi import build_openapi
+from packflow.runtime.serve.protocols import protocol_routes
+from packflow.runtime.serve.served import ServedModel
 from packflow.runtime.serve.state import BackendState
 from packflow.runtime.serve.status import render_status_page
 
@@ -38,6 +40,7 @@ class ServeApp:
         self.metrics = metrics
         self.on_fatal = on_fatal
         self.invoke = InvokeEndpoint(state, metrics)
+        self.models = {state.name: ServedModel(state, metrics, self.invoke)}
         self.starlette = Starlette(routes=_routes(self), lifespan=lambda _app: self.lifespan())
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -120,11 +123,10 @@ def _routes(app: ServeApp) -> list[Route]:
         return Response(openapi, media_type=_JSON)
 
     return [
+        *protocol_routes(app.models, state.config.max_body_bytes),
         Route("/", page, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
-        Route("/v2/health/live", live, methods=["GET"]),
-        Route("/v2/health/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         Route("/stats", stats, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
