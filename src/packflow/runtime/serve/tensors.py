@@ -13,6 +13,7 @@ so a record is the same whatever protocol brought it. Pure module: used by REST 
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -192,14 +193,18 @@ def _keys(records: list[dict]) -> list[str]:
 
 
 def column_from_values(name: str, values: list[Any], declared: str | None = None) -> Column:
-    """A column for one output field: the declared datatype if any, else one read off the values."""
+    """A column for one output field: the declared datatype if the values fit it, else one read off them."""
     count = len(values)
     kinds = set(map(type, values))
     scalar = _scalar_type(kinds, values)
-    if scalar is not None and (declared is None or declared == scalar or _castable(scalar, declared)):
-        datatype = declared or scalar
-        return Column(name, datatype, [count], values if datatype != "BYTES" or scalar == "BYTES" else _texts(values))
-    if scalar is None and kinds and kinds <= {list, tuple, np.ndarray} or any(isinstance(v, np.generic) for v in values):
+    if scalar is not None:
+        datatype = declared if declared is not None and _castable(scalar, declared, values) else scalar
+        if datatype == "BYTES":
+            values = _texts(values)
+        elif datatype.startswith("FP") and int in kinds:
+            values = [float(v) for v in values]
+        return Column(name, datatype, [count], values)
+    if kinds <= {list, tuple, np.ndarray} or any(isinstance(v, np.generic) for v in values):
         column = _array_column(name, values, declared)
         if column is not None:
             return column
@@ -220,9 +225,13 @@ def _scalar_type(kinds: set, values: list) -> str | None:
     return None
 
 
-def _castable(found: str, declared: str) -> bool:
-    if found == "INT64":
-        return declared in NUMPY_TYPES and declared != "BOOL"
+def _castable(found: str, declared: str, values: list) -> bool:
+    if declared in (found, "BYTES"):
+        return True
+    if found == "INT64" and declared.startswith("FP"):
+        return True
+    if found == "INT64" and declared in NUMPY_TYPES and declared != "BOOL":
+        return all(_fits(v, declared) for v in values)
     return found == "FP64" and declared.startswith("FP")
 
 
@@ -242,7 +251,14 @@ def _array_column(name: str, values: list, declared: str | None) -> Column | Non
 
 
 def _texts(values: list) -> list[str]:
-    return [v if type(v) is str else dumps(v).decode() for v in values]
+    return [v if type(v) is str else _text(v) for v in values]
+
+
+def _text(value: Any) -> str:
+    try:
+        return dumps(value).decode()
+    except TypeError:  # e.g. integers wider than 64 bits: the standard library keeps them exact
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 # -- raw (binary) element encoding: the binary tensor extension and gRPC raw contents ------------
