@@ -20,8 +20,9 @@ from typing import IO, Any, BinaryIO, Iterator
 import click
 
 from packflow.cli._common import fail, setup_logging
+from packflow.cli._options import config_option, parse_backend_config
 from packflow.constants import EXIT_CANNOT_START, EXIT_DEAD_LETTERS, EXIT_FAILURE, EXIT_OK
-from packflow.exceptions import ConfigurationError, PackflowError
+from packflow.exceptions import PackflowError
 
 __all__ = ["load_config_file", "run"]
 
@@ -45,8 +46,7 @@ SHOWN_REASONS = 5
               help="Records per backend call.")
 @click.option("--max-wait-ms", default=50.0, show_default=True, type=click.FloatRange(min=0),
               help="On a pipe, flush a partial batch after waiting this long for more input.")
-@click.option("--config", "config_path", default=None, type=click.Path(exists=True, dir_okay=False),
-              help='Backend config as JSON: {"configs": {...}} or a plain object; overrides packflow.yaml.')
+@config_option
 @click.option("--on-error", type=click.Choice(["isolate", "fail"]), default="isolate", show_default=True,
               help="isolate: dead-letter only the failing records; fail: stop at the first failure (exit 1).")
 @click.option("--progress/--no-progress", default=None,
@@ -56,12 +56,12 @@ SHOWN_REASONS = 5
 @click.option("--engine", type=click.Choice(["local", "ray", "spark"]), default="local", show_default=True,
               help="Run in this process, or on a Ray / Spark cluster (needs packflow[ray] / packflow[spark]).")
 def run(target: str, input_path: str, output_path: str, dead_letters_path: str | None, batch_size: int,
-        max_wait_ms: float, config_path: str | None, on_error: str, progress: bool | None,
+        max_wait_ms: float, backend_config: dict[str, Any], on_error: str, progress: bool | None,
         metrics_path: str | None, engine: str) -> None:
     """Run TARGET (project directory, .zip archive or module:Name) over JSON records."""
     setup_logging()
     started = time.monotonic()
-    backend_kwargs = _config_or_exit(config_path)
+    backend_kwargs = backend_config
     if engine != "local":
         summary = _run_on_engine(engine, target, input_path, output_path, dead_letters_path, batch_size,
                                  backend_kwargs, on_error)
@@ -83,33 +83,7 @@ def run(target: str, input_path: str, output_path: str, dead_letters_path: str |
 
 def load_config_file(path: str) -> dict[str, Any]:
     """Backend keyword arguments from a JSON file: ``{"configs": {...}}`` or a plain object."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"Cannot read --config file {path!r}: {exc.strerror or exc}.") from exc
-    except ValueError as exc:
-        raise ConfigurationError(f"--config file {path!r} is not valid JSON: {exc}.") from exc
-    if not isinstance(data, dict):
-        raise ConfigurationError(
-            f"--config file {path!r} holds a JSON {type(data).__name__}; it must be an object of backend "
-            'settings, e.g. {"verbose": true}, or {"configs": {...}} as for BACKEND_CONFIG_FILE_PATH.'
-        )
-    configs = data.get("configs")
-    if set(data) == {"configs"}:
-        if not isinstance(configs, dict):
-            raise ConfigurationError(f'--config file {path!r}: "configs" must be a JSON object of backend settings.')
-        return configs
-    return data
-
-
-def _config_or_exit(path: str | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        return load_config_file(path)
-    except ConfigurationError as exc:
-        fail(str(exc), EXIT_CANNOT_START)
-        raise  # unreachable: fail() exits
+    return parse_backend_config(path)
 
 
 def _show_progress(progress: bool | None, input_path: str) -> bool:

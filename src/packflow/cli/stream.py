@@ -8,36 +8,15 @@ import signal
 import socket
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 
 from packflow.cli._common import fail, setup_logging, start_or_exit
+from packflow.cli._options import config_option
 from packflow.constants import EXIT_FAILURE, EXIT_OK
-from packflow.exceptions import ConfigurationError
 
 __all__ = ["stream"]
-
-
-def _load_config(value: str | None) -> dict[str, Any]:
-    if not value:
-        return {}
-    text = value if value.lstrip()[:1] in ("{", "[") else _read_config_file(value)
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(f"--config is not valid JSON ({exc}); pass a JSON object or a .json file.") from exc
-    if not isinstance(config, dict):
-        raise ConfigurationError(f"--config must be a JSON object of backend settings, got {type(config).__name__}.")
-    return config
-
-
-def _read_config_file(value: str) -> str:
-    path = Path(value)
-    if not path.is_file():
-        raise ConfigurationError(f"--config {value!r} is neither a JSON object nor an existing file.")
-    return path.read_text()
 
 
 def _install_signal_handlers(driver: Any) -> None:
@@ -73,7 +52,7 @@ def _install_signal_handlers(driver: Any) -> None:
 @click.option("--metrics-port", default=None, type=click.IntRange(1, 65535), help="Serve Prometheus metrics on this port.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics server binds.")
 @click.option("--status/--no-status", default=None, help="Live status line [default: when stderr is a terminal].")
-@click.option("--config", "config", default=None, help="Backend settings: a JSON object or a .json file.")
+@config_option
 @click.option("--log-level", default=None, help="Log level of the packflow logger (e.g. INFO).")
 @start_or_exit
 def stream(target: str, **opts: Any) -> None:
@@ -82,7 +61,7 @@ def stream(target: str, **opts: Any) -> None:
     from packflow.loaders.target import resolve_target
     from packflow.runtime import Runner
 
-    backend = resolve_target(target).load(**_load_config(opts["config"]))
+    backend = resolve_target(target).load(**opts["backend_config"])
     runner = Runner(backend, max_batch_size=opts["batch_size"], max_wait_ms=opts["max_wait_ms"])
     driver = _build_driver(runner, opts)
     _run(driver, opts)
