@@ -47,3 +47,40 @@ class Echo(InferenceBackend):
 
     def execute(self, inputs):
         return [{**r, "types": ",".join(type(v).__name__ for v in r.values())} for r in inputs]
+
+
+class Address(BaseModel):
+    city: str
+    zip: int
+
+
+class Person(BaseModel):
+    name: str
+    address: Address
+    scores: list[float] = []
+
+
+class Nested(InferenceBackend):
+    """Typed input with a nested model; returns the city."""
+
+    input_schema = Person
+
+    def execute(self, inputs):
+        return [{"city": r["address"]["city"]} for r in inputs]
+
+
+class Derived(InferenceBackend):
+    """No pydantic schema: feature_names/output_keys give names and required fields, no types."""
+
+    def execute(self, inputs):
+        return [{"total": r["a"] + r["b"]} for r in inputs]
+
+
+class TypedEcho(InferenceBackend):
+    """Typed input and output (the same model): returns each validated record's declared fields."""
+
+    input_schema = Features
+    output_schema = Features
+
+    def execute(self, inputs):
+        return [{k: r[k] for k in ("age", "income", "name", "member") if k in r} for r in inputs]

@@ -18,11 +18,10 @@ from packflow.loaders.target import Target
 from packflow.logger import get_logger
 from packflow.runtime.runner import Runner
 from packflow.runtime.serve.config import ServeConfig
-from packflow.runtime.serve.invoke import InvokeEndpoint
 from packflow.runtime.serve.metrics import ServeMetrics
-from packflow.runtime.serve.openapi import build_openapi
+from packflow.runtime.serve.openapi import OpenAPIDocument
 from packflow.runtime.serve.protocols import protocol_routes
-from packflow.runtime.serve.served import ServedModel
+from packflow.runtime.serve.served import CheckedInvokeEndpoint, ServedModel
 from packflow.runtime.serve.state import BackendState
 from packflow.runtime.serve.status import render_status_page
 
@@ -39,7 +38,7 @@ class ServeApp:
         self.state = state
         self.metrics = metrics
         self.on_fatal = on_fatal
-        self.invoke = InvokeEndpoint(state, metrics)
+        self.invoke = CheckedInvokeEndpoint(state, metrics)
         self.models = {state.name: ServedModel(state, metrics, self.invoke)}
         self.starlette = Starlette(routes=_routes(self), lifespan=lambda _app: self.lifespan())
 
@@ -92,7 +91,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def _routes(app: ServeApp) -> list[Route]:
     state, metrics = app.state, app.metrics
-    openapi = orjson.dumps(build_openapi(state.name, state.version))
+    openapi = OpenAPIDocument(state.name, state.version, app.invoke.schemas)
 
     async def live(_: Request) -> Response:
         return _json({"status": "live"})
@@ -120,7 +119,7 @@ def _routes(app: ServeApp) -> list[Route]:
         return HTMLResponse(text)
 
     async def openapi_json(_: Request) -> Response:
-        return Response(openapi, media_type=_JSON)
+        return Response(openapi.render(), media_type=_JSON)
 
     return [
         *protocol_routes(app.models, state.config.max_body_bytes),

@@ -11,30 +11,61 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from packflow.exceptions import InputError
 from packflow.runtime.deadletter import DeadLetter
+from packflow.runtime.serve.blame import client_caused
 from packflow.runtime.serve.bodies import HTTPProblem, new_error_id
+from packflow.runtime.serve.invoke import InvokeEndpoint
 from packflow.runtime.serve.schema import ModelSchema, schema_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from packflow.runtime.serve.invoke import InvokeEndpoint
     from packflow.runtime.serve.metrics import ServeMetrics
     from packflow.runtime.serve.state import BackendState
 
-__all__ = ["ServedModel", "client_caused", "failure_status"]
+__all__ = ["CheckedInvokeEndpoint", "ServedModel", "failure_status"]
 
-#: Dead-letter steps where the input, not the model, was at fault.
-CLIENT_STEPS = frozenset({"decode", "input", "preprocess"})
+class CheckedInvokeEndpoint(InvokeEndpoint):
+    """``/invoke`` whose submissions are first checked against the backend's input schema.
+
+    Every protocol adapter submits through :meth:`_submit`, so the check applies to all of them.
+    """
+
+    def __init__(self, state: BackendState, metrics: ServeMetrics) -> None:
+        super().__init__(state, metrics)
+        self._schema: ModelSchema | None = None
+
+    def schema(self) -> ModelSchema | None:
+        """The backend's schema once it is loaded (None while loading)."""
+        if self._schema is None and self.state.runner is not None:
+            self._schema = schema_of(self.state.runner.backend)
+        return self._schema
+
+    def schemas(self) -> dict[str, Any] | None:
+        """OpenAPI components ``Input``/``Output`` once the backend is loaded (None before)."""
+        schema = self.schema()
+        return schema.json_schemas() if schema is not None else None
+
+    async def _submit(self, records: list) -> list:
+        schema = self.schema()
+        if schema is None or not schema.checks_inputs:
+            return await super()._submit(records)
+        problems = [schema.problem(record) for record in records]
+        if not any(problems):
+            return await super()._submit(records)
+        good = [record for record, problem in zip(records, problems) if problem is None]
+        outputs = iter(await super()._submit(good) if good else [])
+        return [
+            next(outputs) if problem is None else DeadLetter(record, "input", "SchemaValidationError", problem)
+            for record, problem in zip(records, problems)
+        ]
 
 
 class ServedModel:
     """One backend behind the server: its name, version, readiness, schema and request path."""
 
-    def __init__(self, state: BackendState, metrics: ServeMetrics, invoke: InvokeEndpoint) -> None:
+    def __init__(self, state: BackendState, metrics: ServeMetrics, invoke: CheckedInvokeEndpoint) -> None:
         self.state = state
         self.metrics = metrics
         self.invoke = invoke
-        self._schema: ModelSchema | None = None
 
     @property
     def name(self) -> str:
@@ -49,38 +80,11 @@ class ServedModel:
 
     def schema(self) -> ModelSchema | None:
         """The backend's schema once it is loaded (None while loading)."""
-        if self._schema is None and self.state.runner is not None:
-            self._schema = schema_of(self.state.runner.backend)
-        return self._schema
+        return self.invoke.schema()
 
     async def infer(self, records: list[dict]) -> list[Any]:
-        """One result per record: schema violations fail alone, the rest go through the Runner."""
-        schema = self.schema()
-        if schema is None or not schema.checks_inputs:
-            return await self.invoke._submit(records)
-        problems = [schema.problem(record) for record in records]
-        if not any(problems):
-            return await self.invoke._submit(records)
-        good = [record for record, problem in zip(records, problems) if problem is None]
-        outputs = iter(await self.invoke._submit(good) if good else [])
-        return [
-            next(outputs) if problem is None else DeadLetter(record, "input", "SchemaValidationError", problem)
-            for record, problem in zip(records, problems)
-        ]
-
-
-def client_caused(dead: DeadLetter) -> bool:
-    """Whether a failed record is the client's fault (bad input) rather than the model's."""
-    return dead.step in CLIENT_STEPS or dead.error_type in _input_error_names()
-
-
-def _input_error_names() -> set[str]:
-    names, todo = set(), [InputError]
-    while todo:
-        cls = todo.pop()
-        names.add(cls.__name__)
-        todo.extend(cls.__subclasses__())
-    return names
+        """One result per record, in order: an output dict or a ``DeadLetter``."""
+        return await self.invoke._submit(records)
 
 
 def failure_status(results: list[Any]) -> HTTPProblem | None:
