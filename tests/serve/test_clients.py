@@ -23,9 +23,11 @@ def run_client(script: str, *args: str, python: str = sys.executable, timeout: f
 
 @pytest.fixture(scope="module")
 def typed_server():
-    from serve_helpers import ServerProcess
+    from serve_helpers import ServerProcess, free_port
 
-    server = ServerProcess("protocol_backends:Typed")
+    grpc_port = free_port()
+    server = ServerProcess("protocol_backends:Typed", "--grpc-port", str(grpc_port))
+    server.grpc_port = grpc_port  # type: ignore[attr-defined]
     try:
         server.wait_status("/v2/health/ready", 200)
         yield server
@@ -71,3 +73,18 @@ def test_kserve_sdk_rest_client_v1_and_v2(typed_server):
     assert seen["v1_model_ready"] is True
     assert seen["v1_predict"] == {"predictions": [{"score": 2.0, "label": "X", "flags": [2, 0]}]}
     assert seen["v1_invalid"]["status"] == 422 and "age: Input should be a valid integer" in seen["v1_invalid"]["message"]
+
+
+def test_triton_grpc_client(typed_server):
+    pytest.importorskip("tritonclient.grpc")
+    seen = run_client("triton_grpc.py", f"127.0.0.1:{typed_server.grpc_port}", "Typed")
+    assert seen["live"] and seen["ready"] and seen["model_ready"]
+    assert seen["server"]["name"] == "packflow" and "binary_tensor_data" in seen["server"]["extensions"]
+    assert [(t["name"], t["datatype"], t["shape"]) for t in seen["metadata"]["outputs"]] == [
+        ("score", "FP64", ["-1"]), ("label", "BYTES", ["-1"]), ("flags", "INT64", ["-1", "-1"]),
+    ]
+    assert seen["infer"] == {
+        "score": [16.5, 22.0], "label": ["ANN", "BOB"], "flags": [[30, 0], [40, 0]], "model_name": "Typed", "id": "g1",
+    }
+    assert seen["invalid"]["status"] == "StatusCode.INVALID_ARGUMENT" and "not allowed" in seen["invalid"]["message"]
+    assert seen["missing"]["status"] == "StatusCode.NOT_FOUND" and seen["missing_meta"]["status"] == "StatusCode.NOT_FOUND"

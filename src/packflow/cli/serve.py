@@ -26,6 +26,7 @@ from packflow.cli._options import config_option
 )
 @click.option("--ready-sample", default=None, type=click.Path(exists=True, dir_okay=False), help="Records that must pass check_io before ready.")
 @click.option("--log-level", default="INFO", show_default=True, help="packflow and uvicorn log level.")
+@click.option("--grpc-port", default=None, type=int, help="Also serve the Open Inference Protocol over gRPC on this port (extra grpc).")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request (slower).")
 @start_or_exit
 def serve(target: str, backend_config: dict, **options: object) -> None:
@@ -34,6 +35,13 @@ def serve(target: str, backend_config: dict, **options: object) -> None:
     from packflow.runtime.serve._deps import require_serve_extra
 
     require_serve_extra()
+    if options.get("grpc_port") is not None:
+        from packflow.runtime.serve.grpc.server import require_grpc_extra
+
+        try:
+            require_grpc_extra()
+        except ImportError as exc:
+            fail(str(exc), EXIT_CANNOT_START)
     setup_logging(str(options["log_level"]).upper())
     config = ServeConfig(target=target, backend_kwargs=backend_config, **options)  # type: ignore[arg-type]
     from packflow.runtime.serve.server import run_server

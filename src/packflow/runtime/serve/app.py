@@ -58,10 +58,21 @@ class ServeApp:
                 loop.call_soon_threadsafe(self.on_fatal, exc)
 
         self.state.start_loading(self._configure_runner, failed)
+        grpc_server = await self._start_grpc()
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(self.state.config.graceful_timeout_s)
             await self._drain()
+
+    async def _start_grpc(self) -> Any:
+        port = self.state.config.grpc_port
+        if port is None:
+            return None
+        from packflow.runtime.serve.grpc.server import start_grpc_server
+
+        return await start_grpc_server(self.models, self.state.config.host, port)
 
     def _configure_runner(self, runner: Runner) -> None:
         config = self.state.config

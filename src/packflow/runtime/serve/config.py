@@ -32,6 +32,8 @@ class ServeConfig:
     ready_sample: str | None = None
     log_level: str = "INFO"
     access_log: bool = False
+    #: Also serve the Open Inference Protocol over gRPC on this port (None: no gRPC; extra ``grpc``).
+    grpc_port: int | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -43,6 +45,7 @@ class ServeConfig:
             ("max_batch_size", self.max_batch_size >= 1, ">= 1"),
             ("max_wait_ms", self.max_wait_ms >= 0, ">= 0"),
             ("max_queue", self.max_queue >= 1, ">= 1"),
+            ("grpc_port", self.grpc_port is None or 0 <= self.grpc_port <= 65535, "between 0 and 65535"),
         ]
         for name, ok, expected in checks:
             if not ok:
