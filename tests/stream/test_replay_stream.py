@@ -31,3 +31,13 @@ def test_stream_dead_letters_replay_through_a_fixed_backend(r, redis_server, h, 
     assert {r["replay_of"]["source"].encode() for r in recovered} == {ids[4], ids[9], ids[14], ids[19]}
     assert "4 recovered, 0 still failing" in done.stderr.decode()
     assert "execute" in done.stderr.decode() and "ValueError" in done.stderr.decode()
+
+
+@pytest.mark.parametrize("flag, code", [((), 0), (("--fail-on-dead-letters",), 3)])
+def test_stream_exit_code_policy_follows_the_flag(r, redis_server, h, flag, code):
+    h.fill(r, "in", 10, poison_every=5)
+    proc = h.stream_cli(redis_server.url, "stream_backends:Poison", "--input-stream", "in", "--output-stream", "out",
+                        "--exit-when-idle", "0.5", *flag)
+    proc.communicate(timeout=60)
+    assert proc.returncode == code
+    assert len(h.read_all(r, "in:dead")) == 2

@@ -4,6 +4,13 @@
 (``'{"threshold": 0.5}'``) or the path of a JSON file; either a plain object of settings or
 ``{"configs": {...}}``, the shape of a ``BACKEND_CONFIG_FILE_PATH`` file. A bad value exits 2 with
 one line that says what was wrong.
+
+``--fail-on-dead-letters/--no-fail-on-dead-letters`` (run, replay, stream): whether a job that
+finished but dead-lettered records exits 3 or 0. The one exit-code policy (docs/cli.md): 0 done,
+every record processed; 1 failed while running; 2 could not start; 3 done, some records
+dead-lettered (only with ``--fail-on-dead-letters``, the default of ``run`` and ``replay``;
+``stream`` defaults to ``--no-fail-on-dead-letters`` because its dead letters are delivered to a
+dead-letter stream, which is the outcome a long-running consumer asked for).
 """
 
 from __future__ import annotations
@@ -19,7 +26,16 @@ from packflow.cli._common import fail
 from packflow.constants import EXIT_CANNOT_START
 from packflow.exceptions import ConfigurationError
 
-__all__ = ["MAX_CONFIG_BYTES", "BackendConfigParam", "config_option", "parse_backend_config", "read_json_file"]
+__all__ = [
+    "MAX_CONFIG_BYTES",
+    "BackendConfigParam",
+    "config_option",
+    "dead_letters_exit_option",
+    "log_level_option",
+    "exit_code_for",
+    "parse_backend_config",
+    "read_json_file",
+]
 
 #: A configuration file larger than this is refused (it is settings, not data).
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
@@ -109,3 +125,31 @@ def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """The ``--config`` option (parameter name ``backend_config``, a dict; ``{}`` when not given)."""
     return click.option("--config", "backend_config", type=BackendConfigParam(), default=None,
                         callback=lambda _ctx, _param, value: value or {}, help=CONFIG_HELP)(func)
+
+
+def dead_letters_exit_option(default: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--fail-on-dead-letters/--no-fail-on-dead-letters`` with this command's default."""
+    return click.option(
+        "--fail-on-dead-letters/--no-fail-on-dead-letters", default=default, show_default=True,
+        help="Exit 3 (instead of 0) when the job finished but some records were dead-lettered.",
+    )
+
+
+def exit_code_for(dead_letters: int, fail_on_dead_letters: bool) -> int:
+    """The exit code of a job that finished: 3 with dead letters when asked to fail on them, else 0."""
+    from packflow.constants import EXIT_DEAD_LETTERS, EXIT_OK
+
+    return EXIT_DEAD_LETTERS if dead_letters and fail_on_dead_letters else EXIT_OK
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level_option(default: str | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--log-level`` (case-insensitive; parameter ``log_level``, upper-case or None)."""
+    return click.option(
+        "--log-level", default=default, show_default=default is not None,
+        type=click.Choice(LOG_LEVELS, case_sensitive=False),
+        callback=lambda _ctx, _param, value: value.upper() if value else None,
+        help="Level of the packflow logger" + ("." if default else " [default: WARNING]."),
+    )

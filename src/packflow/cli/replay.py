@@ -1,7 +1,8 @@
 """``packflow replay``: re-run dead letters through a backend; write what recovered and what still fails.
 
-Exit codes follow ``run``: 0 every replayed record recovered, 3 some still fail (they are in
-``--dead-letters``), 2 the replay could not start (bad target, file or dead letter).
+Exit codes follow the one policy (docs/cli.md): 0 every replayed record recovered, 3 some still
+fail (0 with ``--no-fail-on-dead-letters``), 2 the replay could not start (bad target, file or
+dead letter).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import IO, Any, Iterator
 
 import click
 
+from packflow._text import plural
 from packflow.cli._common import fail, setup_logging
-from packflow.cli._options import config_option
-from packflow.constants import EXIT_CANNOT_START, EXIT_DEAD_LETTERS, EXIT_OK
+from packflow.cli._options import config_option, dead_letters_exit_option, exit_code_for
+from packflow.constants import EXIT_CANNOT_START
 
 __all__ = ["replay"]
 
@@ -34,12 +36,13 @@ __all__ = ["replay"]
 @config_option
 @click.option("--redis-url", default=None, help="Replay a Redis dead-letter stream instead of a file.")
 @click.option("--from-stream", default=None, help="With --redis-url: the dead-letter stream, e.g. events:dead.")
+@dead_letters_exit_option(default=True)
 @click.option("--compare", is_flag=True, help="Print, per original step and error type, what was fixed and what is new.")
 @click.option("--compare-json", default=None, type=click.Path(dir_okay=False),
               help="Write the comparison as JSON to this file.")
 def replay(dead_letters: str | None, target: str, output_path: str, dead_path: str | None, batch_size: int,
-           backend_config: dict, redis_url: str | None, from_stream: str | None, compare: bool,
-           compare_json: str | None) -> None:
+           backend_config: dict, redis_url: str | None, from_stream: str | None, fail_on_dead_letters: bool,
+           compare: bool, compare_json: str | None) -> None:
     """Replay DEAD_LETTERS (a dead-letter file of run or stream) through --target."""
     from packflow.cli.run import _load_or_exit
     from packflow.runtime import Runner
@@ -59,14 +62,14 @@ def replay(dead_letters: str | None, target: str, output_path: str, dead_path: s
     report = result.to_dict()
     still = sum(row["still_failing"] + row["failing_differently"] for row in report["by_original_failure"])
     total = sum(row["records"] for row in report["by_original_failure"])
-    click.echo(f"Replayed {total:,} {_plural(total, 'dead letter')}: {total - still:,} recovered, "
+    click.echo(f"Replayed {plural(total, 'dead letter')}: {total - still:,} recovered, "
                f"{still:,} still failing.", err=True)
     if compare:
         click.echo(format_comparison(report), err=True)
     if compare_json is not None:
         with open(compare_json, "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=2)
-    sys.exit(EXIT_DEAD_LETTERS if still else EXIT_OK)
+    sys.exit(exit_code_for(still, fail_on_dead_letters))
 
 
 def _check_sources(path: str | None, redis_url: str | None, stream: str | None) -> None:
@@ -118,13 +121,9 @@ class _Discard:
 
 
 def _write(handle: IO[bytes], value: Any) -> None:
-    from packflow.runtime._json import dumps
+    from packflow.runtime.codec import encode as dumps
 
     handle.write(dumps(value) + b"\n")
-
-
-def _plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"
 
 
 def format_comparison(report: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ import sys
 import click
 
 from packflow.cli._common import setup_logging, start_or_exit
-from packflow.cli._options import config_option
+from packflow.cli._options import config_option, log_level_option
 
 
 @click.command()
@@ -19,13 +19,14 @@ from packflow.cli._options import config_option
 @click.option("--max-body-bytes", default=16 * 1024 * 1024, show_default=True, type=int, help="Larger bodies get 413.")
 @click.option("--request-timeout-s", default=60.0, show_default=True, type=float, help="Slower results get 504.")
 @click.option("--graceful-timeout-s", default=30.0, show_default=True, type=float, help="Bound on the drain at SIGTERM.")
-@click.option("--max-batch-size", default=64, show_default=True, type=int, help="Records per backend call, at most.")
+@click.option("--batch-size", "--max-batch-size", "-b", "max_batch_size", default=64, show_default=True, type=click.IntRange(min=1),
+              help="Records per backend call, at most (--max-batch-size: the 0.5.0 spelling).")
 @click.option(
     "--max-wait-ms", default=0.0, show_default=True, type=float,
     help="Under load, how long a batch may wait to fill up (never when a single client is idle-waiting).",
 )
 @click.option("--ready-sample", default=None, type=click.Path(exists=True, dir_okay=False), help="Records that must pass check_io before ready.")
-@click.option("--log-level", default="INFO", show_default=True, help="packflow and uvicorn log level.")
+@log_level_option("INFO")
 @click.option("--grpc-port", default=None, type=int, help="Also serve the Open Inference Protocol over gRPC on this port (extra grpc).")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request (slower).")
 @start_or_exit

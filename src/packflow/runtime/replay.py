@@ -21,7 +21,7 @@ import dataclasses
 from typing import Any, Callable, Iterable, Iterator
 
 from packflow.exceptions import PackflowError
-from packflow.runtime._json import loads
+from packflow.runtime.codec import decode as loads
 from packflow.runtime.deadletter import DeadLetter
 
 __all__ = ["ReplayComparison", "ReplayInputError", "ReplayItem", "parse_dead_letter", "replay"]
