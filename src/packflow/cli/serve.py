@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from packflow.cli._common import setup_logging, start_or_exit
+from packflow.cli._common import fail, setup_logging, start_or_exit
+from packflow.constants import EXIT_CANNOT_START
 from packflow.cli._options import config_option, log_level_option
 
 

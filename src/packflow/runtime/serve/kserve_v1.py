@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from packflow.runtime._json import dumps
+from packflow.runtime.codec import DecodeError, EncodeError, decode, encode
 from packflow.runtime.serve.bodies import HTTPProblem, read_body
 from packflow.runtime.serve.served import ServedModel, failure_status
 from packflow.runtime.serve.v2 import find_model, problem_text
@@ -31,8 +31,8 @@ def _error(problem: HTTPProblem) -> Response:
 def instances_of(body: bytes) -> list[dict[str, Any]]:
     """The records of a predict request body, or a 400/422 problem saying what is wrong."""
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        data = decode(body)
+    except DecodeError as exc:
         raise HTTPProblem(400, "InvalidJSON", f"The body is not valid JSON ({exc}); send {{\"instances\": [...]}}.") from None
     instances = data.get("instances") if type(data) is dict else None
     if type(instances) is not list:
@@ -59,7 +59,7 @@ def v1_routes(models: Models, limit: int) -> list[Route]:
     async def predict(request: Request) -> Response:
         try:
             model = find_model(models, request.path_params["name"], None)
-            body = await read_body(request.receive, request.scope["headers"], limit)
+            body = await read_body(request.receive, request.scope["headers"], limit)  # type: ignore[arg-type]
             records = instances_of(body)
             results = await model.infer(records) if records else []
             problem = failure_status(results)
@@ -68,8 +68,8 @@ def v1_routes(models: Models, limit: int) -> list[Route]:
         except HTTPProblem as problem:
             return _error(problem)
         try:
-            payload = dumps({"predictions": results})
-        except TypeError as exc:
+            payload = encode({"predictions": results})
+        except EncodeError as exc:
             return _error(HTTPProblem(500, "EncodeError", f"The model's output cannot be encoded as JSON: {exc}."))
         return Response(payload, media_type="application/json")
 

@@ -11,7 +11,7 @@ __all__ = ["protocol_components", "protocol_paths"]
 _STR = {"type": "string"}
 _OBJ = {"type": "object"}
 _V2_ERROR = {"type": "object", "required": ["error"], "properties": {"error": _STR}}
-_TENSOR_META = {
+_TENSOR_META: dict[str, Any] = {
     "type": "object", "required": ["name", "datatype", "shape"],
     "properties": {"name": _STR, "datatype": _STR, "shape": {"type": "array", "items": {"type": "integer"}}},
 }

@@ -13,7 +13,6 @@ so a record is the same whatever protocol brought it. Pure module: used by REST 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -21,7 +20,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from packflow.exceptions import InputError
-from packflow.runtime._json import dumps
+from packflow.runtime.codec import EncodeError, encode
 
 __all__ = ["Column", "NUMPY_TYPES", "TensorError", "columns_from_records", "records_from_columns"]
 
@@ -256,9 +255,9 @@ def _texts(values: list) -> list[str]:
 
 def _text(value: Any) -> str:
     try:
-        return dumps(value).decode()
-    except TypeError:  # e.g. integers wider than 64 bits: the standard library keeps them exact
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+        return encode(value).decode()
+    except EncodeError:  # not JSON at all: its repr is the most faithful text left
+        return repr(value)
 
 
 # -- raw (binary) element encoding: the binary tensor extension and gRPC raw contents ------------

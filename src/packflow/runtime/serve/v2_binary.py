@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from packflow.runtime.codec import DecodeError, decode
 from packflow.runtime.serve.tensors import (
     Column,
     TensorError,
@@ -80,8 +81,8 @@ def _load_object(data: bytes | memoryview) -> dict[str, Any]:
     if not data:
         raise TensorError('The request body is empty; send a JSON object such as {"inputs": [...]}.')
     try:
-        value = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
+        value = decode(bytes(data))
+    except DecodeError as exc:
         raise TensorError(f"The request's JSON is invalid ({exc}); send an inference request object.") from None
     if type(value) is not dict:
         raise TensorError(f'The request body is a JSON {type(value).__name__}; send an object such as {{"inputs": [...]}}.')
