@@ -154,5 +154,12 @@ def create_app(
     ``on_fatal`` is called (on the event loop) if the backend cannot be loaded; the server
     launcher uses it to exit non-zero.
     """
+    if config.models:  # packflow serve NAME=TARGET [...]
+        from packflow.runtime.serve.models import MultiModelApp, resolve_models
+
+        targets = resolve_models(config.models)
+        if len(targets) > 1:
+            return MultiModelApp(config, targets, on_fatal)  # type: ignore[return-value]
+        target = target or targets[0]
     state = BackendState(config, target)
     return ServeApp(state, ServeMetrics(state.name, state.version), on_fatal)

@@ -34,6 +34,8 @@ class ServeConfig:
     access_log: bool = False
     #: Also serve the Open Inference Protocol over gRPC on this port (None: no gRPC; extra ``grpc``).
     grpc_port: int | None = None
+    #: Several models (``NAME=TARGET`` or ``TARGET`` each); empty: serve ``target`` alone.
+    models: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         checks = [

@@ -65,8 +65,11 @@ def _invoke() -> dict[str, Any]:
     }}
 
 
-def build_openapi(name: str, version: str, schemas: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The document served at ``/openapi.json``; ``schemas`` holds ``Input``/``Output`` (and their parts)."""
+def build_openapi(
+    name: str, version: str, schemas: dict[str, Any] | None = None, models: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The document served at ``/openapi.json``; ``schemas`` holds ``Input``/``Output`` (and their parts),
+    ``models`` the served models' names and versions (default: ``name`` at ``version``)."""
     components = {"Record": _RECORD, "Error": _ERROR, "Input": _RECORD, "Output": _RECORD, **protocol_components()}
     components.update(schemas or {})
     text = {"get": {"summary": "", "responses": {"200": {"description": "OK"}}}}
@@ -83,7 +86,7 @@ def build_openapi(name: str, version: str, schemas: dict[str, Any] | None = None
             "/": {"get": {**text["get"], "summary": "HTML status page, refreshing itself."}},
             "/stats": {"get": {**text["get"], "summary": "This worker's Runner snapshot as JSON."}},
             "/openapi.json": {"get": {**text["get"], "summary": "This document."}},
-            **protocol_paths({name: version}),
+            **protocol_paths(models or {name: version}),
         },
         "components": {"schemas": components},
     }
