@@ -23,6 +23,7 @@ from packflow.runtime.serve.openapi import OpenAPIDocument
 from packflow.runtime.serve.protocols import protocol_routes
 from packflow.runtime.serve.served import CheckedInvokeEndpoint, ServedModel
 from packflow.runtime.serve.state import BackendState
+from packflow.runtime.serve.v2 import InferEndpoint
 from packflow.runtime.serve.status import render_status_page
 
 __all__ = ["ServeApp", "create_app"]
@@ -40,11 +41,15 @@ class ServeApp:
         self.on_fatal = on_fatal
         self.invoke = CheckedInvokeEndpoint(state, metrics)
         self.models = {state.name: ServedModel(state, metrics, self.invoke)}
+        self.infer = InferEndpoint(self.models, state.config.max_body_bytes)
         self.starlette = Starlette(routes=_routes(self), lifespan=lambda _app: self.lifespan())
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/invoke":
             await self.invoke(scope, receive, send)
+            return
+        if scope["type"] == "http" and (params := self.infer.path_params(scope["path"])) is not None:
+            await self.infer.dispatch(scope, receive, send, params)  # V2 infer: the other hot path
             return
         await self.starlette(scope, receive, send)
 

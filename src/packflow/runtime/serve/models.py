@@ -28,6 +28,7 @@ from packflow.runtime.serve.config import ServeConfig
 from packflow.runtime.serve.openapi import build_openapi
 from packflow.runtime.serve.protocols import protocol_routes
 from packflow.runtime.serve.served import ServedModel
+from packflow.runtime.serve.v2 import InferEndpoint
 
 __all__ = ["MultiModelApp", "parse_model_spec", "resolve_models"]
 
@@ -79,9 +80,13 @@ class MultiModelApp:
             state = BackendState(sub_config, target)
             self.apps[target.name] = ServeApp(state, ServeMetrics(target.name, target.version, registry), on_fatal)
         self.models: dict[str, ServedModel] = {name: app.models[name] for name, app in self.apps.items()}
+        self.infer = InferEndpoint(self.models, config.max_body_bytes)
         self.starlette = Starlette(routes=self._routes(), lifespan=lambda _app: self.lifespan())
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and (params := self.infer.path_params(scope["path"])) is not None:
+            await self.infer.dispatch(scope, receive, send, params)
+            return
         await self.starlette(scope, receive, send)
 
     @contextlib.asynccontextmanager

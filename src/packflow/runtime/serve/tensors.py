@@ -33,6 +33,11 @@ NUMPY_TYPES: dict[str, np.dtype] = {
     }.items()
 }
 DATATYPES = (*NUMPY_TYPES, "BYTES")
+#: (min, max) of each integer datatype, as Python ints.
+_BOUNDS = {name: (int(np.iinfo(t).min), int(np.iinfo(t).max)) for name, t in NUMPY_TYPES.items() if t.kind in "iu"}
+#: The JSON element types each datatype accepts.
+_ALLOWED = {name: {bool} if name == "BOOL" else {int} if name in _BOUNDS else {int, float} for name in NUMPY_TYPES}
+_ALLOWED["BYTES"] = {str}
 _INT64 = (-(2**63), 2**63 - 1)
 
 
@@ -40,7 +45,7 @@ class TensorError(InputError):
     """A request tensor is malformed (shape, datatype, data); the client must fix the request."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Column:
     """One tensor: ``values`` holds one entry per record (a scalar, or nested lists for more axes)."""
 
@@ -63,6 +68,8 @@ class Column:
 
 def check_shape(name: str, shape: Any) -> list[int]:
     """The shape as a list of non-negative ints with at least the record axis."""
+    if type(shape) is list and len(shape) == 1 and type(shape[0]) is int and shape[0] >= 0:  # the common case
+        return shape
     if not isinstance(shape, list) or not shape or not all(type(d) is int and d >= 0 for d in shape):
         raise TensorError(
             f"Input {name!r} has shape {shape!r}; give a list of non-negative integers whose first entry is the "
@@ -73,37 +80,46 @@ def check_shape(name: str, shape: Any) -> list[int]:
 
 def column_from_flat(name: str, datatype: str, shape: list[int], flat: list[Any]) -> Column:
     """A column from row-major elements; checks the element count against the shape."""
+    if len(shape) == 1 and len(flat) == shape[0]:  # the common case
+        return Column(name, datatype, shape, flat)
     size = math.prod(shape)
     if len(flat) != size:
         raise TensorError(f"Input {name!r} has shape {shape} ({size} elements) but {len(flat)} data elements; make them agree.")
     if len(shape) == 1:
         return Column(name, datatype, shape, flat)
-    if shape[0] == 0:
-        return Column(name, datatype, shape, [])
-    array = np.asarray(flat, dtype=object if datatype == "BYTES" else NUMPY_TYPES[datatype]).reshape(shape)
-    return Column(name, datatype, shape, array.tolist())
+    if size == 0:
+        try:
+            return Column(name, datatype, shape, np.empty(shape).tolist())
+        except (ValueError, OverflowError, MemoryError):
+            raise TensorError(f"Input {name!r} has shape {shape}, too large to hold even empty rows.") from None
+    rows: list[Any] = flat
+    for width in reversed(shape[1:]):  # group the innermost axis first: [a, b, c, d] → [[a, b], [c, d]]
+        rows = [rows[i : i + width] for i in range(0, len(rows), width)]
+    return Column(name, datatype, shape, rows)
 
 
 def check_json_data(name: str, datatype: str, data: Any) -> list[Any]:
     """The JSON ``data`` of an input, flattened, each element checked against (and cast to) ``datatype``."""
-    if datatype not in DATATYPES:
+    allowed = _ALLOWED.get(datatype)
+    if allowed is None:
         raise TensorError(f"Input {name!r} has datatype {datatype!r}; use one of {', '.join(DATATYPES)}.")
-    if not isinstance(data, list):
+    if type(data) is not list:
         raise TensorError(f"Input {name!r} has data {_short(data)}; give a JSON array of elements.")
-    flat = _flatten(data) if any(type(v) is list for v in data) else data
-    kinds = set(map(type, flat))
-    if datatype == "BYTES":
-        ok = kinds <= {str}
-    elif datatype == "BOOL":
-        ok = kinds <= {bool}
-    elif datatype.startswith("FP"):
-        ok = kinds <= {int, float}
-        if ok and int in kinds:
-            flat = [float(v) for v in flat]
-    else:
-        ok = kinds <= {int} and all(_fits(v, datatype) for v in flat)
+    if len(data) == 1 and type(data[0]) in allowed and datatype not in _BOUNDS:  # one record, one element
+        return [float(data[0])] if datatype[0] == "F" else data
+    kinds = set(map(type, data))
+    flat = data
+    if list in kinds:
+        flat = _flatten(data)
+        kinds = set(map(type, flat))
+    ok = kinds <= allowed
+    if ok and datatype in _BOUNDS and flat:
+        low, high = _BOUNDS[datatype]
+        ok = low <= min(flat) and max(flat) <= high
     if not ok:
         raise TensorError(f"Input {name!r} of datatype {datatype} holds {_describe(kinds, flat)}; send {_expected(datatype)}.")
+    if int in kinds and datatype[0] == "F":
+        flat = [float(v) for v in flat]
     return flat
 
 
@@ -141,8 +157,8 @@ def _flatten(data: list) -> list[Any]:
 
 
 def _fits(value: int, datatype: str) -> bool:
-    info = np.iinfo(NUMPY_TYPES[datatype])
-    return int(info.min) <= value <= int(info.max)
+    low, high = _BOUNDS[datatype]
+    return low <= value <= high
 
 
 def _expected(datatype: str) -> str:
@@ -152,8 +168,8 @@ def _expected(datatype: str) -> str:
         return "true/false"
     if datatype.startswith("FP"):
         return "numbers"
-    info = np.iinfo(NUMPY_TYPES[datatype])
-    return f"integers from {info.min} to {info.max}"
+    low, high = _BOUNDS[datatype]
+    return f"integers from {low} to {high}"
 
 
 def _describe(kinds: set, flat: list) -> str:
@@ -203,11 +219,30 @@ def column_from_values(name: str, values: list[Any], declared: str | None = None
         elif datatype.startswith("FP") and int in kinds:
             values = [float(v) for v in values]
         return Column(name, datatype, [count], values)
+    if kinds == {list}:
+        column = _list_column(name, values, declared)
+        if column is not None:
+            return column
     if kinds <= {list, tuple, np.ndarray} or any(isinstance(v, np.generic) for v in values):
         column = _array_column(name, values, declared)
         if column is not None:
             return column
     return Column(name, "BYTES", [count], _texts(values))
+
+
+def _list_column(name: str, rows: list[list], declared: str | None) -> Column | None:
+    """Rows that are equal-length flat lists of scalars of one kind, without numpy (the common case)."""
+    width = len(rows[0])
+    if any(len(row) != width for row in rows):
+        return None
+    flat = [v for row in rows for v in row]
+    inner = _scalar_type(set(map(type, flat)), flat) if flat else None
+    if inner is None or (inner == "BYTES" and flat and type(flat[0]) is not str):
+        return None
+    datatype = declared if declared is not None and declared != "BYTES" and _castable(inner, declared, flat) else inner
+    if datatype[0] == "F" and any(type(v) is int for v in flat):
+        rows = [[float(v) for v in row] for row in rows]
+    return Column(name, datatype, [len(rows), width], rows)
 
 
 def _scalar_type(kinds: set, values: list) -> str | None:
@@ -216,7 +251,7 @@ def _scalar_type(kinds: set, values: list) -> str | None:
     if kinds <= {bool}:
         return "BOOL"
     if kinds <= {int}:
-        return "INT64" if all(_INT64[0] <= v <= _INT64[1] for v in values) else None
+        return "INT64" if _INT64[0] <= min(values) and max(values) <= _INT64[1] else None
     if kinds <= {int, float}:
         return "FP64"
     if kinds <= {str}:

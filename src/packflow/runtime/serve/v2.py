@@ -79,9 +79,33 @@ class InferEndpoint:
         self.models = models
         self.limit = limit
 
+    @staticmethod
+    def path_params(path: str) -> dict[str, str] | None:
+        """``{"name", "version"?}`` of an infer path, or None when ``path`` is not one (no regex, no router)."""
+        if not (path.startswith("/v2/models/") and path.endswith("/infer")):
+            return None
+        parts = path[11:-6].split("/")
+        if len(parts) == 1 and parts[0]:
+            return {"name": parts[0]}
+        if len(parts) == 3 and parts[1] == "versions" and parts[0] and parts[2]:
+            return {"name": parts[0], "version": parts[2]}
+        return None
+
+    async def dispatch(self, scope: dict, receive: Any, send: Send, params: dict[str, str]) -> None:
+        """Serve an infer request matched by :meth:`path_params` (the server's fast path, before routing)."""
+        if scope["method"] != "POST":
+            body = orjson.dumps({"error": "Use POST for /infer."})
+            headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"allow", b"POST")]
+            await send({"type": "http.response.start", "status": 405, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self._serve(scope, receive, send, params)
+
     async def __call__(self, scope: dict, receive: Any, send: Send) -> None:
+        await self._serve(scope, receive, send, scope.get("path_params", {}))
+
+    async def _serve(self, scope: dict, receive: Any, send: Send, params: dict) -> None:
         start = _clock()
-        params = scope.get("path_params", {})
         model = self.models.get(params.get("name", ""))
         try:
             status, body, json_length = await self._handle(scope, receive, params)
@@ -164,6 +188,10 @@ def v2_routes(models: Models, limit: int) -> list[Route]:
         return _json({"name": model.name, "ready": ok}, 200 if ok else 503)
 
     infer = InferEndpoint(models, limit)
+    return _routes(server, live, ready, metadata, model_ready, infer)
+
+
+def _routes(server: Any, live: Any, ready: Any, metadata: Any, model_ready: Any, infer: InferEndpoint) -> list[Route]:
     routes = [
         Route("/v2", server, methods=["GET"]),
         Route("/v2/health/live", live, methods=["GET"]),
