@@ -6,17 +6,20 @@ import sys
 
 import click
 
-from packflow.cli._common import fail, setup_logging, start_or_exit
+from packflow.cli._common import fail, setup_logging, start_or_exit, strict_config_option, with_strict_config
 from packflow.constants import EXIT_CANNOT_START
 from packflow.cli._options import config_option, log_level_option
+from packflow.cli._common import trusted_key_option
 
 
 @click.command()
 @click.argument("targets", nargs=-1, required=True, metavar="TARGET [TARGET ...]")
+@trusted_key_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="TCP port (0: pick a free one).")
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes, each with its own backend.")
 @config_option
+@strict_config_option
 @click.option("--max-body-bytes", default=16 * 1024 * 1024, show_default=True, type=int, help="Larger bodies get 413.")
 @click.option("--request-timeout-s", default=60.0, show_default=True, type=float, help="Slower results get 504.")
 @click.option("--graceful-timeout-s", default=30.0, show_default=True, type=float, help="Bound on the drain at SIGTERM.")
@@ -31,7 +34,7 @@ from packflow.cli._options import config_option, log_level_option
 @click.option("--grpc-port", default=None, type=int, help="Also serve the Open Inference Protocol over gRPC on this port (extra grpc).")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request (slower).")
 @start_or_exit
-def serve(targets: tuple[str, ...], backend_config: dict, **options: object) -> None:
+def serve(targets: tuple[str, ...], backend_config: dict, strict_config: bool, **options: object) -> None:
     """Serve TARGET (project directory, .zip archive, or module:Class) over HTTP: POST /invoke.
 
     Several targets (each optionally NAME=TARGET) serve several models: POST /models/NAME/invoke.
@@ -49,7 +52,7 @@ def serve(targets: tuple[str, ...], backend_config: dict, **options: object) -> 
             fail(str(exc), EXIT_CANNOT_START)
     setup_logging(str(options["log_level"]).upper())
     target, models = _targets(targets)
-    config = ServeConfig(target=target, backend_kwargs=backend_config, models=models, **options)  # type: ignore[arg-type]
+    config = ServeConfig(target=target, backend_kwargs=with_strict_config(backend_config, strict_config), models=models, **options)  # type: ignore[arg-type]
     from packflow.runtime.serve.server import run_server
 
     sys.exit(run_server(config))

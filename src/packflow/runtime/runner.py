@@ -47,6 +47,9 @@ class Runner:
         self.on_error = on_error
         self.counters = RunnerCounters()
         self._call = call_isolated if on_error == "isolate" else call_or_fail
+        # The backend's pipeline without its per-record output check: isolation checks each output
+        # itself, so one non-dict output costs one dead letter, not a bisection.
+        self._invoke = getattr(backend, "_pipeline", backend)
         self._aio: Any = None
 
     def __repr__(self) -> str:
@@ -89,7 +92,7 @@ class Runner:
     def _process_chunk(self, records: list, known_dicts: bool = False, fresh: Fresh | None = None) -> tuple[list[Any], int]:
         if not records:
             return [], 0
-        results, calls, dead = self._call(self.backend, records, known_dicts, fresh)
+        results, calls, dead = self._call(self._invoke, records, known_dicts, fresh)
         if not dead:  # the clean path: no per-record Python
             self.counters.batch_done(len(records), len(records), (), calls)
             return results, 0
@@ -150,7 +153,11 @@ class Runner:
         """Counts, batch-size distribution and the backend's rolling per-step statistics."""
         steps = {name: stat.model_dump() for name, stat in self.backend.get_statistics().items()}
         depth, in_flight = (self._aio.queue_depth, self._aio.in_flight) if self._aio is not None else (0, 0)
-        return self.counters.snapshot(steps, depth, in_flight)
+        snapshot = self.counters.snapshot(steps, depth, in_flight)
+        quality = getattr(self.backend, "get_data_quality", None)
+        counts = quality() if callable(quality) else None
+        snapshot.data_quality = counts.model_dump() if counts is not None else None
+        return snapshot
 
 
 def _offset(fresh: Fresh, start: int) -> Fresh:

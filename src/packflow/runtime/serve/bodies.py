@@ -12,7 +12,7 @@ from typing import Any, Awaitable, Callable
 import orjson
 
 from packflow.logger import get_logger
-from packflow.runtime.codec import DecodeError
+from packflow.runtime.codec import DecodeError, dead_letter
 from packflow.runtime.codec import decode as _decode
 from packflow.runtime.codec import encode as _dumps
 from packflow.runtime.deadletter import DeadLetter
@@ -176,5 +176,5 @@ def _encode_each(out: list, failed: int) -> tuple[int, bytes, int, int]:
 
 
 def _encode_failure(record: Any, exc: Exception, index: int) -> dict[str, Any]:
-    dead = DeadLetter(record, "encode", type(exc).__name__, f"the backend's output cannot be encoded as JSON: {exc}")
+    dead = dead_letter(None, "encode", exc, message=f"the backend's output cannot be encoded as JSON: {exc}")
     return error_entry(dead, index)

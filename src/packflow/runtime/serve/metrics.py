@@ -56,6 +56,9 @@ class ServeMetrics:
         self.ready = ready.labels(*values)
         for step in STEPS:  # make the dead-letter series visible before the first failure
             dead.labels(*values, step)
+        self._backend: Any = None
+        self._quality_registry = pc.CollectorRegistry()
+        self._quality_registry.register(_QualityCollector(self))  # type: ignore[arg-type]
 
     def observe_request(self, outcome: str, seconds: float) -> None:
         """Count one /invoke request and its latency."""
@@ -76,6 +79,7 @@ class ServeMetrics:
         if dead:
             self._records_dead.inc(dead)
         self._observe_steps(backend)
+        self._backend = backend
 
     def observe_rejected_records(self, step: str, count: int) -> None:
         """Outputs the server could not encode (already counted as ok records by the backend's batch)."""
@@ -99,8 +103,8 @@ class ServeMetrics:
 
             registry = pc.CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return pc.generate_latest(registry), pc.CONTENT_TYPE_LATEST
-        return pc.generate_latest(self.registry), pc.CONTENT_TYPE_LATEST
+            return pc.generate_latest(registry) + pc.generate_latest(self._quality_registry), pc.CONTENT_TYPE_LATEST
+        return pc.generate_latest(self.registry) + pc.generate_latest(self._quality_registry), pc.CONTENT_TYPE_LATEST
 
     def close(self) -> None:
         """Mark this worker dead so its live gauges stop counting (multiprocess mode)."""
@@ -142,3 +146,18 @@ def _families(reg: Any) -> tuple[Any, ...]:
     )
     _FAMILIES[reg] = families
     return families
+
+
+class _QualityCollector:
+    """The data-quality counters of the backend this server last ran (this worker's, with several)."""
+
+    def __init__(self, metrics: ServeMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Any:
+        from packflow.runtime.quality_metrics import data_quality_families
+
+        backend = self.metrics._backend
+        quality = backend.get_data_quality() if backend is not None and hasattr(backend, "get_data_quality") else None
+        yield from data_quality_families(quality.model_dump() if quality is not None else None,
+                                         ("backend", "version"), self.metrics._values)
