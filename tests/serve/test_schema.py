@@ -34,10 +34,9 @@ def test_nested_violations_name_the_field_path():
 
 
 def test_feature_names_and_output_keys_give_names_and_required_but_no_types():
-    schema = schema_of(Derived(feature_names=["a", "b"], output_keys=["total"]))
-    assert [(f.name, f.datatype, f.required) for f in schema.inputs] == [("a", None, True), ("b", None, True)]
-    assert schema.problem({"a": 1}) == "b: Field required" and schema.problem({"a": 1, "b": "anything"}) is None
-    assert schema.json_schemas()["Input"]["required"] == ["a", "b"]
+    schema = schema_of(Derived(feature_names=["a", "b"], required_fields=["b"], output_keys=["total"]))
+    assert [(f.name, f.datatype, f.required) for f in schema.inputs] == [("a", None, False), ("b", None, True)]
+    assert schema.json_schemas()["Input"]["required"] == ["b"]
     assert schema.outputs[0].metadata() == {"name": "total", "datatype": "BYTES", "shape": [-1]}
 
 
@@ -77,3 +76,15 @@ def test_invoke_batch_isolates_the_invalid_record(invoke_typed):
     good, bad = response.json()
     assert good == {"score": 2.5, "label": "A", "flags": [1, 0]}
     assert bad["error"]["step"] == "input" and "age: Input should be a valid integer" in bad["error"]["message"]
+
+
+def test_a_missing_required_field_of_a_derived_schema_is_422_from_the_preprocessor():
+    target = "protocol_backends:Derived"
+    config = ServeConfig(target=target, backend_kwargs={"feature_names": ["a", "b"], "required_fields": ["b"]})
+    app = create_app(config, target=Target("module", target, "derived", "1"))
+    with TestClient(app) as client:
+        assert app.state.loaded.wait(10)
+        response = client.post("/invoke", json={"a": 1})
+        assert response.status_code == 422 and response.json()["error"]["step"] == "preprocess"
+        assert "b" in response.json()["error"]["message"]
+        assert client.post("/invoke", json={"a": 1, "b": 2}).json() == {"total": 3}

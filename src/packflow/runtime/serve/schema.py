@@ -2,7 +2,7 @@
 
 A backend declares its schema explicitly as pydantic models in the class attributes
 ``input_schema`` and ``output_schema``, or in part through its configuration's ``feature_names``
-(required input fields) and ``output_keys`` (output fields), with no types. The schema feeds the
+(input fields; required as ``required_fields`` says) and ``output_keys`` (output fields), untyped. The schema feeds the
 OpenAPI document, the Open Inference Protocol model metadata, and request validation: a record
 that violates ``input_schema`` fails alone, as a client error naming the field path.
 """
@@ -47,9 +47,12 @@ class ModelSchema:
         self.input_model = _pydantic_model(getattr(backend, "input_schema", None))
         self.output_model = _pydantic_model(getattr(backend, "output_schema", None))
         untyped_in = "FP64" if str(getattr(config, "input_format", "")).endswith("numpy") else None
-        self.inputs = _fields(self.input_model, list(getattr(config, "feature_names", []) or []), untyped_in)
-        self.outputs = _fields(self.output_model, list(getattr(config, "output_keys", []) or []), None)
-        self.required = [f.name for f in self.inputs if f.required] if self.input_model is None else []
+        names = list(getattr(config, "feature_names", []) or [])
+        required = set(getattr(config, "required_fields", names) or [])
+        self.inputs = _fields(self.input_model, names, untyped_in, required)
+        self.outputs = _fields(self.output_model, list(getattr(config, "output_keys", []) or []), None, set())
+        # Derived schemas: the backend's preprocessor enforces required_fields itself (a 422 at step preprocess).
+        self.required: list[str] = []
         self.output_types = {f.name: f.datatype for f in self.outputs if f.datatype}
 
     @property
@@ -103,9 +106,9 @@ def _pydantic_model(value: Any) -> Any:
     raise TypeError(f"input_schema/output_schema must be a pydantic BaseModel subclass, got {value!r}.")
 
 
-def _fields(model: Any, names: list[str], untyped: str | None) -> list[FieldSpec]:
+def _fields(model: Any, names: list[str], untyped: str | None, required: set[str]) -> list[FieldSpec]:
     if model is None:
-        return [FieldSpec(name, untyped, [-1], True) for name in names]
+        return [FieldSpec(name, untyped, [-1], name in required) for name in names]
     specs = []
     for name, info in model.model_fields.items():
         datatype, depth = _tensor_type(info.annotation)
