@@ -39,6 +39,7 @@ _BOUNDS = {name: (int(np.iinfo(t).min), int(np.iinfo(t).max)) for name, t in NUM
 _ALLOWED = {name: {bool} if name == "BOOL" else {int} if name in _BOUNDS else {int, float} for name in NUMPY_TYPES}
 _ALLOWED["BYTES"] = {str}
 _INT64 = (-(2**63), 2**63 - 1)
+_ONE = {bool: "BOOL", int: "INT64", float: "FP64", str: "BYTES"}
 
 
 class TensorError(InputError):
@@ -210,6 +211,11 @@ def _keys(records: list[dict]) -> list[str]:
 def column_from_values(name: str, values: list[Any], declared: str | None = None) -> Column:
     """A column for one output field: the declared datatype if the values fit it, else one read off them."""
     count = len(values)
+    if count == 1:  # one record of a JSON-native scalar: the common case, decided without sets
+        found = _ONE.get(type(values[0]))
+        if found is not None and (declared is None or declared == found):
+            if found != "INT64" or _INT64[0] <= values[0] <= _INT64[1]:
+                return Column(name, found, [1], values)
     kinds = set(map(type, values))
     scalar = _scalar_type(kinds, values)
     if scalar is not None:
