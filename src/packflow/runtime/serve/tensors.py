@@ -36,7 +36,7 @@ DATATYPES = (*NUMPY_TYPES, "BYTES")
 #: (min, max) of each integer datatype, as Python ints.
 _BOUNDS = {name: (int(np.iinfo(t).min), int(np.iinfo(t).max)) for name, t in NUMPY_TYPES.items() if t.kind in "iu"}
 #: The JSON element types each datatype accepts.
-_ALLOWED = {name: {bool} if name == "BOOL" else {int} if name in _BOUNDS else {int, float} for name in NUMPY_TYPES}
+_ALLOWED: dict[str, set[type]] = {name: {bool} if name == "BOOL" else {int} if name in _BOUNDS else {int, float} for name in NUMPY_TYPES}
 _ALLOWED["BYTES"] = {str}
 _INT64 = (-(2**63), 2**63 - 1)
 _ONE = {bool: "BOOL", int: "INT64", float: "FP64", str: "BYTES"}
