@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from packflow.cli._common import fail, setup_logging, start_or_exit
+from packflow.cli._kafka_options import kafka_options
 from packflow.constants import EXIT_FAILURE, EXIT_OK
 from packflow.exceptions import ConfigurationError
 
@@ -75,16 +76,22 @@ def _install_signal_handlers(driver: Any) -> None:
 @click.option("--status/--no-status", default=None, help="Live status line [default: when stderr is a terminal].")
 @click.option("--config", "config", default=None, help="Backend settings: a JSON object or a .json file.")
 @click.option("--log-level", default=None, help="Log level of the packflow logger (e.g. INFO).")
+@kafka_options
 @start_or_exit
 def stream(target: str, **opts: Any) -> None:
-    """Run TARGET (project dir, .zip archive or module:Name) on a Redis Stream until stopped."""
+    """Run TARGET (project dir, .zip archive or module:Name) on a Redis Stream (or Kafka topic) until stopped."""
     setup_logging(opts["log_level"].upper() if opts["log_level"] else None)
     from packflow.loaders.target import resolve_target
     from packflow.runtime import Runner
 
     backend = resolve_target(target).load(**_load_config(opts["config"]))
     runner = Runner(backend, max_batch_size=opts["batch_size"], max_wait_ms=opts["max_wait_ms"])
-    driver = _build_driver(runner, opts)
+    if opts["kafka_bootstrap"]:
+        from packflow.cli._kafka_options import build_kafka_driver
+
+        driver = build_kafka_driver(runner, opts)
+    else:
+        driver = _build_driver(runner, opts)
     _run(driver, opts)
 
 

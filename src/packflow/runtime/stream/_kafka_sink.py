@@ -1,0 +1,214 @@
+"""``KafkaSink``: outputs and dead letters produced, delivery confirmed by the brokers, then the commit.
+
+Output messages (``record`` mode): value = the output as JSON, key = the input's key, headers = the
+input's headers (``traceparent`` included, so a trace continues downstream) plus
+``packflow.input`` = ``topic:partition:offset`` of the input. ``batch`` mode: one message per batch
+and input partition, value = JSON array of the outputs, header ``packflow.inputs`` = JSON array of
+their input ids (aligned). Outputs go to partition ``input partition % output partitions`` by default
+(``partitioner="input"``: the input's per-partition order is kept), or by key (``"key"``).
+
+Dead letters: key, value and headers exactly as the input had them, plus headers
+``packflow.topic``, ``packflow.partition``, ``packflow.offset`` (and ``packflow.index`` inside a
+batch-packed message), ``packflow.step``, ``packflow.error_type``, ``packflow.reason``,
+``packflow.timestamp``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from packflow.runtime.deadletter import DeadLetter
+from packflow.runtime.stream._kafka import KafkaStartError, KafkaTransientError, ck, raise_for
+from packflow.runtime.stream._kafka_records import _loads, input_id
+from packflow.runtime.stream.base import Batch, Sink, SinkCounts, Source
+from packflow.runtime.stream.codec import dumps
+
+__all__ = ["KafkaSink"]
+
+log = logging.getLogger("packflow.stream")
+
+_WRITTEN = "written"  # batch.token once its messages are delivered (a retried ack does not re-send them)
+_FLUSH_SLICE_S = 1.0
+
+
+class KafkaSink(Sink):
+    """Produce results to ``output_topic`` / ``dead_letter_topic``; commit inputs once delivered."""
+
+    transient_errors = (KafkaTransientError,)
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        output_topic: str,
+        dead_letter_topic: str,
+        *,
+        output_mode: str = "record",
+        partitioner: str = "input",
+        delivery_timeout_s: float = 300.0,
+    ) -> None:
+        if output_mode not in ("record", "batch"):
+            raise ValueError(f"output_mode must be 'record' or 'batch', got {output_mode!r}")
+        if partitioner not in ("input", "key"):
+            raise ValueError(f"partitioner must be 'input' or 'key', got {partitioner!r}")
+        self.output_topic, self.dead_letter_topic = output_topic, dead_letter_topic
+        self.batched = output_mode == "batch"
+        self.by_input = partitioner == "input"
+        self.delivery_timeout_s = delivery_timeout_s
+        self.failures: list[Any] = []
+        self.producer = ck.Producer({**settings, "delivery.report.only.error": True, "on_delivery": self._on_delivery})
+        self._partitions = {output_topic: 1, dead_letter_topic: 1}
+        self._counted = SinkCounts()
+
+    def _on_delivery(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.failures.append(err)
+
+    def open(self) -> None:
+        """Check both topics exist and learn their partition counts."""
+        for option, topic in (("--output-stream", self.output_topic), ("--dead-letter-stream", self.dead_letter_topic)):
+            try:
+                meta = self.producer.list_topics(topic, timeout=10).topics.get(topic)
+            except ck.KafkaException as exc:
+                raise KafkaStartError(f"Cannot reach the Kafka cluster ({exc.args[0].str()}); check --kafka-bootstrap.") from exc
+            if meta is None or meta.error is not None or not meta.partitions:
+                raise KafkaStartError(f"{option} topic {topic!r} does not exist; create it first.")
+            self._partitions[topic] = len(meta.partitions)
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def write(self, batch: Batch, results: list[Any]) -> SinkCounts:
+        """Produce every result of ``batch`` and wait until the brokers acknowledged all of them."""
+        counts = self._produce_all(batch, results)
+        self._await_delivery()
+        return counts
+
+    def write_and_ack(self, batch: Batch, results: list[Any], source: Source) -> SinkCounts:
+        if batch.token is _WRITTEN:  # delivered before the commit failed: only commit again
+            source.ack(batch)
+            return self._counted
+        counts = self.write(batch, results)
+        batch.token, self._counted = _WRITTEN, counts
+        source.ack(batch)
+        return counts
+
+    def _produce_all(self, batch: Batch, results: list[Any]) -> SinkCounts:
+        if self.batched:
+            return self._produce_packed(batch, results)
+        counts = SinkCounts()
+        produce, topic = self._produce, self.output_topic
+        for source, result in zip(batch.sources, results):
+            if type(result) is dict:
+                try:
+                    value = dumps(result)
+                except TypeError as exc:
+                    self._dead(source, _encode_failure(result, exc))
+                    counts.dead_letters += 1
+                    counts.encode_failures += 1
+                    continue
+                m = source[0] if type(source) is tuple else source
+                headers = m.headers() or []
+                headers.append(("packflow.input", input_id(source)))
+                if produce(topic, value, m.key(), headers, m.partition(), source):
+                    counts.outputs += 1
+                else:
+                    counts.dead_letters += 1
+            else:
+                self._dead(source, result)
+                counts.dead_letters += 1
+        return counts
+
+    def _produce_packed(self, batch: Batch, results: list[Any]) -> SinkCounts:
+        counts = SinkCounts()
+        groups: dict[int, tuple[list, list, list]] = {}
+        for source, result in zip(batch.sources, results):
+            if type(result) is not dict:
+                self._dead(source, result)
+                counts.dead_letters += 1
+                continue
+            m = source[0] if type(source) is tuple else source
+            outputs, ids, sources = groups.setdefault(m.partition(), ([], [], []))
+            outputs.append(result)
+            ids.append(input_id(source))
+            sources.append(source)
+        for partition, (outputs, ids, sources) in groups.items():
+            value, ids = self._encode_packed(outputs, ids, sources, counts)
+            if ids:
+                self._produce(self.output_topic, value, None, [("packflow.inputs", dumps(ids))], partition, None)
+                counts.outputs += len(ids)
+        return counts
+
+    def _encode_packed(self, outputs: list, ids: list, sources: list, counts: SinkCounts) -> tuple[bytes, list]:
+        try:
+            return dumps(outputs), ids
+        except TypeError:
+            pass
+        encoded, kept = [], []
+        for output, i, source in zip(outputs, ids, sources):
+            try:
+                encoded.append(dumps(output))
+                kept.append(i)
+            except TypeError as exc:
+                self._dead(source, _encode_failure(output, exc))
+                counts.dead_letters += 1
+                counts.encode_failures += 1
+        return b"[" + b",".join(encoded) + b"]", kept
+
+    def _produce(self, topic: str, value: bytes, key: Any, headers: Any, partition: int, source: Any) -> bool:
+        """Queue one message (waiting while the local queue is full); False if it was dead-lettered instead."""
+        target = partition % self._partitions[topic] if self.by_input or key is None else -1
+        while True:
+            try:
+                self.producer.produce(topic, value, key, partition=target, headers=headers)
+                return True
+            except BufferError:  # local queue full: let deliveries drain (backpressure)
+                self.producer.poll(0.05)
+            except ck.KafkaException as exc:
+                if source is None or exc.args[0].code() != ck.KafkaError.MSG_SIZE_TOO_LARGE:
+                    raise_for(exc, f"producing to {topic!r}")
+                reason = f"the output ({len(value)} bytes) is larger than the producer's message.max.bytes"
+                self._dead(source, DeadLetter(None, "deliver", "MessageSizeTooLarge", reason))
+                return False
+
+    def _dead(self, source: Any, letter: DeadLetter) -> None:
+        m, index = (source if type(source) is tuple else (source, None))
+        headers = m.headers() or []
+        headers += [
+            ("packflow.topic", m.topic()), ("packflow.partition", str(m.partition())), ("packflow.offset", str(m.offset())),
+            ("packflow.step", letter.step), ("packflow.error_type", letter.error_type),
+            ("packflow.reason", letter.message), ("packflow.timestamp", letter.timestamp),
+        ]  # fmt: skip
+        value = m.value()
+        if index is not None:
+            headers.append(("packflow.index", str(index)))
+            value = _packed_item(value, index)
+        self._produce(self.dead_letter_topic, value, m.key(), headers, m.partition(), None)
+
+    def _await_delivery(self) -> None:
+        """Block until every queued message is acknowledged; raise if any delivery failed."""
+        waited = 0.0
+        while self.producer.flush(_FLUSH_SLICE_S) > 0:
+            waited += _FLUSH_SLICE_S
+            if waited >= self.delivery_timeout_s:
+                raise KafkaTransientError(f"outputs not acknowledged after {waited:.0f}s; is the cluster up?")
+        if self.failures:
+            err, self.failures = self.failures[0], []
+            raise_for(ck.KafkaException(err), f"delivering to {self.output_topic!r}")
+
+    def close(self) -> None:
+        self.producer.flush(5)
+
+
+def _packed_item(value: bytes | None, index: int) -> Any:
+    """Item ``index`` of a batch-packed message, re-encoded as it was received (the whole value if unreadable)."""
+    try:
+        items = _loads(value) if value is not None else None
+        return dumps(items[index]) if type(items) is list and index < len(items) else value
+    except (ValueError, TypeError):
+        return value
+
+
+def _encode_failure(output: Any, exc: Exception) -> DeadLetter:
+    message = f"the output is not JSON-serialisable ({exc}); return JSON-native values from transform_outputs"
+    return DeadLetter(repr(output), "encode", type(exc).__name__, message)
+
