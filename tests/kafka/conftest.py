@@ -153,7 +153,7 @@ def kafka(request: pytest.FixtureRequest) -> Iterator[Cluster]:
 def stream_cli(cluster: Cluster, *args: str, env: dict[str, str] | None = None, cwd: Path = BACKENDS) -> subprocess.Popen:
     """``packflow stream`` on Kafka in a child process (cwd: the stream backends' folder, or ``cwd``)."""
     command = [sys.executable, "-c", "import sys; from packflow.cli import cli; sys.exit(cli())", "stream"]
-    fast_group = ("--kafka-config", "consumer.session.timeout.ms=6000", "--kafka-config", "consumer.heartbeat.interval.ms=500")
+    fast_group = ("--kafka-config", "consumer.session.timeout.ms=3000", "--kafka-config", "consumer.heartbeat.interval.ms=500")
     return subprocess.Popen(
         [*command, *args, "--kafka-bootstrap", cluster.bootstrap, *fast_group],
         cwd=cwd, env={**os.environ, **(env or {})},

@@ -55,7 +55,9 @@ class KafkaSource(Source):
         self._solo = False  # the open batch holds one suspect record: read nothing more
         self._opened = False
         self._assigned_once = False
-        self._early: list = []  # messages consumed while waiting for the first assignment
+        self._held: list = []  # messages consumed but not handed out yet (oldest first)
+        self._unsaved: dict[int, Any] = {}  # written offsets a rebalance refused to commit
+        self._rebalancing = False
         self.join_timeout_s = 60.0
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -80,7 +82,7 @@ class KafkaSource(Source):
         deadline = time.monotonic() + self.join_timeout_s
         while not self._assigned_once and time.monotonic() < deadline:
             try:
-                self._early.extend(self.consumer.consume(1, 0.1))
+                self._held.extend(self._usable(self.consumer.consume(1, 0.1)))
             except ck.KafkaException as exc:
                 raise_for(exc, "joining the consumer group")
         if not self._assigned_once:
@@ -96,6 +98,10 @@ class KafkaSource(Source):
     # -- rebalances -----------------------------------------------------------------------------
 
     def _on_assign(self, consumer: Any, partitions: list) -> None:
+        mine = {p.partition for p in partitions}
+        self._save([tp for p, tp in self._unsaved.items() if p in mine], "after the rebalance")
+        self._unsaved.clear()
+        self._rebalancing = False
         try:
             committed = consumer.committed(partitions, timeout=10)
         except ck.KafkaException as exc:  # retried by the driver on the next read
@@ -110,43 +116,76 @@ class KafkaSource(Source):
                     tp.partition, state.committed, state.end,
                 )  # fmt: skip
         self._assigned_once = True
-        log.info("assigned partitions %s of %r", sorted(p.partition for p in partitions), self.topic)
+        log.info("assigned partitions %s of %r", sorted(mine), self.topic)
 
     def _on_revoke(self, consumer: Any, partitions: list) -> None:
         gone = {p.partition for p in partitions}
+        if self._unsaved and self._save([tp for p, tp in self._unsaved.items() if p in gone], "before the revocation"):
+            for p in gone:
+                self._unsaved.pop(p, None)
         for partition in gone:
             self.tracked.pop(partition, None)
             self.paused.discard(partition)
+        self._held = [m for m in self._held if m.partition() not in gone]  # the next owner reads them
         if self._open is not None:
             dropped = _prune(self._open, gone)
             if dropped:
                 log.info("partitions %s revoked mid-batch: %d records read but not written are left to their new owner", sorted(gone), dropped)
         log.info("revoked partitions %s of %r", sorted(gone), self.topic)
 
+    def _save(self, offsets: list, when: str) -> bool:
+        """Commit offsets a rebalance refused earlier (records already written); False if refused again."""
+        if not offsets:
+            return True
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+            log.info("committed %d partitions' written offsets %s", len(offsets), when)
+            return True
+        except ck.KafkaException as exc:
+            log.warning("written offsets of partitions %s not committed %s (%s): their new owner writes those records again",
+                        sorted(tp.partition for tp in offsets), when, exc.args[0].str())
+            return False
+
     # -- reading --------------------------------------------------------------------------------
 
     def read(self, max_records: int, block_ms: int) -> Batch | None:
         if self._solo:
             return None
-        if self._open is not None and any(t.suspect for t in self.tracked.values()):
+        if self._rebalancing:  # a commit was refused: hand out nothing until the group has settled
+            self._held.extend(self._consume(max_records, min(block_ms, 100)))
+            return None
+        suspect = any(t.suspect for t in self.tracked.values())
+        if suspect and self._open is not None:
             return None  # a suspect record is never added to a batch: it starts the next one, alone
-        try:
-            if self._early:
-                messages, self._early = self._early, []
-            else:
-                messages = self.consumer.consume(max_records, block_ms / 1000.0)
-        except ck.KafkaException as exc:
-            raise_for(exc, "reading from Kafka")
-        messages = self._usable(messages)
+        messages = self._take(max_records, block_ms, suspect)
         if not messages:
             return None
-        if any(t.suspect for t in self.tracked.values()):
+        if suspect:
             return self._read_solo(messages)
         batch = self.decoder.batch(messages)
-        self._mark_first(messages)
+        self._mark_first(messages, max_records)
         if self._open is None:
             self._open = batch
         return batch
+
+    def _take(self, max_records: int, block_ms: int, suspect: bool) -> list:
+        """Held messages first (in order), then newly consumed ones, up to ``max_records``."""
+        held = self._held
+        if not held:
+            return self._consume(max_records, block_ms)
+        if suspect and not any(self.tracked[m.partition()].suspect for m in held):
+            held.extend(self._consume(max_records, block_ms))
+        elif len(held) < max_records and not suspect:
+            held.extend(self._consume(max_records - len(held), 0))
+        taken, self._held = held[:max_records], held[max_records:]
+        return taken
+
+    def _consume(self, count: int, block_ms: int) -> list:
+        try:
+            return self._usable(self.consumer.consume(count, block_ms / 1000.0))
+        except ck.KafkaException as exc:
+            raise_for(exc, "reading from Kafka")
+            raise  # unreachable: raise_for always raises
 
     def _usable(self, messages: list) -> list:
         """Messages without errors from partitions still assigned (errors are logged or raised)."""
@@ -163,36 +202,32 @@ class KafkaSource(Source):
                 out.append(m)
         return out
 
-    def _mark_first(self, messages: list) -> None:
-        """Commit a delivery mark for partitions read for the first time since they were assigned."""
-        first: dict[int, Any] = {}
-        last: dict[int, Any] = {}
+    def _mark_first(self, messages: list, max_records: int) -> None:
+        """Commit a delivery mark for partitions read for the first time since they were assigned.
+
+        The mark covers ``max_records`` offsets from the first one read: the whole batch, however
+        the driver fills it (a later read of the same batch adds at most that many records).
+        """
+        first: dict[int, int] = {}
         for m in messages:
             p = m.partition()
-            if not self.tracked[p].marked:
-                first.setdefault(p, m)
-                last[p] = m
+            if p not in first and not self.tracked[p].marked:
+                first[p] = m.offset()
         if not first:
             return
-        marks = [
-            ck.TopicPartition(self.topic, p, m.offset(), format_mark(1, last[p].offset())) for p, m in first.items()
-        ]
-        self._commit(marks)
+        self._commit([ck.TopicPartition(self.topic, p, o, format_mark(1, o + max_records - 1)) for p, o in first.items()])
         for p in first:
             self.tracked[p].marked = True
 
     def _read_solo(self, messages: list) -> Batch | None:
         """One record of a suspect partition (others are paused and rewound), counted as a delivery."""
         pick = None
-        rewind: dict[int, int] = {}
         for m in messages:
-            p, state = m.partition(), self.tracked[m.partition()]
-            if pick is None and state.suspect and m.offset() >= (state.committed or 0):
+            state = self.tracked[m.partition()]
+            if state.suspect and m.offset() >= (state.committed or 0):
                 pick = m
-            elif p not in rewind:
-                rewind[p] = m.offset()
-        for p, offset in rewind.items():
-            self.consumer.seek(ck.TopicPartition(self.topic, p, offset))
+                break
+        self._held[:0] = [m for m in messages if m is not pick]  # handed out later, in order
         self._pause_others()
         if pick is None:
             return None
@@ -257,10 +292,11 @@ class KafkaSource(Source):
         try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
         except ck.KafkaException as exc:
-            if is_rebalance_error(exc):
-                log.warning("commit skipped, the group is rebalancing (%s); the new owner re-reads those records", exc)
-                return
-            raise_for(exc, "committing offsets")
+            if not is_rebalance_error(exc):
+                raise_for(exc, "committing offsets")
+            log.info("commit refused while the group rebalances (%s); retried once it settles", exc.args[0].str())
+            self._unsaved.update((tp.partition, tp) for tp in offsets)
+            self._rebalancing = True
 
     def group_metadata(self) -> Any:
         return self.consumer.consumer_group_metadata()

@@ -87,6 +87,8 @@ class Redactor(logging.Filter):
     def __init__(self, settings: dict[str, Any]) -> None:
         super().__init__()
         self.secrets = sorted({str(v) for k, v in settings.items() if is_secret(k) and str(v)}, key=len, reverse=True)
+        self.quiet_s = 10.0
+        self._seen: dict[str, float] = {}
 
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
@@ -98,7 +100,13 @@ class Redactor(logging.Filter):
         return {k: (MASK if is_secret(k) else v) for k, v in settings.items()}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            record.msg = self(record.getMessage())
-            record.args = None
+        """Mask secrets; drop a message repeated within ``quiet_s`` (librdkafka retries every 50 ms)."""
+        text = self(record.getMessage()) if self.secrets else record.getMessage()
+        now = record.created
+        if now - self._seen.get(text, -1e9) < self.quiet_s:
+            return False
+        if len(self._seen) > 1000:
+            self._seen.clear()
+        self._seen[text] = now
+        record.msg, record.args = text, None
         return True
