@@ -85,13 +85,13 @@ class Cluster:
             ends = {p: consumer.get_watermark_offsets(ck.TopicPartition(topic, p), timeout=10)[1] for p in parts}
             consumer.assign([ck.TopicPartition(topic, p, 0) for p in parts])
             out: list[Any] = []
-            seen = {p: 0 for p in parts}
             deadline = time.monotonic() + timeout
-            while any(seen[p] < ends[p] for p in parts) and time.monotonic() < deadline:
-                for m in consumer.consume(10_000, 0.5):
-                    if m.error() is None:
-                        out.append(m)
-                        seen[m.partition()] = m.offset() + 1
+            while time.monotonic() < deadline:
+                out.extend(m for m in consumer.consume(10_000, 0.2) if m.error() is None)
+                # the position passes transaction markers too (they are never returned as messages)
+                positions = consumer.position([ck.TopicPartition(topic, p) for p in parts])
+                if all(tp.offset >= ends[tp.partition] or ends[tp.partition] == 0 for tp in positions):
+                    return out
             return out
         finally:
             consumer.close()

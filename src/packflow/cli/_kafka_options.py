@@ -90,9 +90,12 @@ def _clients(consumer: dict[str, Any], producer: dict[str, Any], redactor: Any, 
             consumer, opts["input_stream"], input_mode=opts["input_mode"], max_deliveries=opts["max_deliveries"],
             meta_field=opts["kafka_meta_field"],
         )  # fmt: skip
-        sink = sink_class(producer, opts["output_stream"], dead, output_mode=opts["output_mode"], partitioner=opts["output_partitioner"])
+        sink = sink_class(
+            producer, opts["output_stream"], dead, output_mode=opts["output_mode"], partitioner=opts["output_partitioner"],
+            metadata=source.consumer,
+        )  # fmt: skip
+        sink.open()  # topics checked before joining the group
         source.open()
-        sink.open()
     except (ck.KafkaException, ValueError, TypeError) as exc:  # a librdkafka setting it refused
         raise KafkaStartError(f"Invalid Kafka settings: {redactor(str(exc))}") from None
     except KafkaStartError as exc:

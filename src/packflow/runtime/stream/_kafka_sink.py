@@ -46,6 +46,7 @@ class KafkaSink(Sink):
         output_mode: str = "record",
         partitioner: str = "input",
         delivery_timeout_s: float = 300.0,
+        metadata: Any = None,
     ) -> None:
         if output_mode not in ("record", "batch"):
             raise ValueError(f"output_mode must be 'record' or 'batch', got {output_mode!r}")
@@ -59,16 +60,18 @@ class KafkaSink(Sink):
         self.producer = ck.Producer({**settings, "delivery.report.only.error": True, "on_delivery": self._on_delivery})
         self._partitions = {output_topic: 1, dead_letter_topic: 1}
         self._counted = SinkCounts()
+        # A consumer asks for metadata without creating topics (a producer's request may create them).
+        self._metadata = metadata if metadata is not None else self.producer
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
         if err is not None:
             self.failures.append(err)
 
     def open(self) -> None:
-        """Check both topics exist and learn their partition counts."""
+        """Check both topics exist and learn their partition counts (``metadata``: a client that never auto-creates)."""
         for option, topic in (("--output-stream", self.output_topic), ("--dead-letter-stream", self.dead_letter_topic)):
             try:
-                meta = self.producer.list_topics(topic, timeout=10).topics.get(topic)
+                meta = self._metadata.list_topics(topic, timeout=10).topics.get(topic)
             except ck.KafkaException as exc:
                 raise KafkaStartError(f"Cannot reach the Kafka cluster ({exc.args[0].str()}); check --kafka-bootstrap.") from exc
             if meta is None or meta.error is not None or not meta.partitions:
