@@ -5,8 +5,12 @@ PY := $(VENV)/bin/python
 EXTRAS ?= dev,serve,redis,ray,spark,kafka
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+# `make demo` needs only the core (numpy, pydantic, PyYAML, click): its own small virtualenv.
+DEMO_VENV ?= .venv-demo
+DEMO_PY := $(DEMO_VENV)/bin/python
+DEMO_STAMP := $(DEMO_VENV)/.installed-core
 
-.PHONY: venv test demo bench bench-deps clean
+.PHONY: venv test demo dist bench bench-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +26,21 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-## Run the example project on its sample records: outputs plus per-step metrics.
-demo: $(STAMP)
-	$(PY) examples/demo.py
+## Run the example project on its sample records: outputs plus per-step metrics (core install only).
+demo: $(DEMO_STAMP)
+	$(DEMO_PY) examples/demo.py
+
+$(DEMO_STAMP): pyproject.toml
+	test -x $(DEMO_PY) || $(PYTHON) -m venv $(DEMO_VENV)
+	$(DEMO_PY) -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+## Build the wheel into dist/ (install it anywhere: pip install 'dist/packflow-0.5.0-py3-none-any.whl[serve]').
+dist:
+	rm -rf dist build
+	$(PYTHON) -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir dist .
+	rm -rf build
+	@ls dist
 
 ## Run the benchmarks (installs the released packflow 0.4.1 into .bench/ for comparison).
 bench: $(STAMP) bench-deps
@@ -37,4 +53,4 @@ bench-deps: $(STAMP)
 	@$(PY) -c "import litserve" 2>/dev/null || $(PY) -m pip install --quiet litserve
 
 clean:
-	rm -rf $(VENV) .bench build dist .pytest_cache .hypothesis src/*.egg-info
+	rm -rf $(VENV) $(DEMO_VENV) .bench build dist .pytest_cache .hypothesis src/*.egg-info

@@ -7,6 +7,8 @@ from typing import Any
 __all__ = [
     "ArchiveError",
     "ConfigurationError",
+    "DecodeError",
+    "EncodeError",
     "InferenceBackendInitializationError",
     "InferenceBackendLoadError",
     "InferenceBackendRuntimeError",
@@ -80,3 +82,11 @@ class ProjectError(PackflowError):
 
 class ArchiveError(PackflowError):
     """An exported archive is unsafe, tampered with, or cannot be read."""
+
+
+class DecodeError(PackflowError, ValueError):
+    """Input is not JSON packflow accepts (invalid JSON, ``NaN``/``Infinity``, not UTF-8, not an object)."""
+
+
+class EncodeError(PackflowError, TypeError):
+    """A value cannot be encoded as JSON (an unsupported type, a non-string key that cannot be converted)."""

@@ -153,4 +153,11 @@ def parametrize_backend_checks(factory: Callable[[], InferenceBackend], samples:
 
 
 def _canonical(value: Any) -> str:
+    """``value`` as the drivers would write it (the codec's rules: NaN is null), keys sorted."""
+    from packflow.runtime.codec import EncodeError, decode, encode
+
+    try:
+        value = decode(encode(value))
+    except EncodeError:
+        pass
     return json.dumps(value, sort_keys=True, default=repr)

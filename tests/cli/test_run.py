@@ -96,7 +96,7 @@ def test_dead_letters_file_and_exit_code_3(work):
     assert [r["id"] for r in outputs(done.stdout)] == [1, 2, 3, 4, 5, 6, 7, 8]
     dead = outputs((work / "dead.jsonl").read_text())
     assert [(d["source"], d["step"], d["error_type"]) for d in dead] == [
-        (1, "execute", "ValueError"), (5, "decode", "JSONDecodeError"), (8, "decode", "NotAnObjectError"),
+        (1, "execute", "ValueError"), (5, "decode", "DecodeError"), (8, "decode", "DecodeError"),
         (12, "execute", "ValueError"),
     ]
     assert dead[0]["record"] == {"id": 0, "x": 0, "poison": True}
@@ -112,7 +112,7 @@ def test_without_dead_letters_file_stderr_has_count_and_first_reasons(work):
     assert done.returncode == 3
     err = done.stderr.decode()
     assert "8 records were dead-lettered (use --dead-letters FILE to keep them). First 5:" in err
-    assert err.count("[decode] JSONDecodeError: line") == 5
+    assert err.count("[decode] DecodeError: line") == 5
     assert "#1 [decode]" in err and "#6 [decode]" not in err
     assert len(outputs(done.stdout)) == 2
 

@@ -53,7 +53,7 @@ def test_failing_sample_check_is_an_error(project: PackflowProject) -> None:
         "from packflow import InferenceBackend\n"
         "class Backend(InferenceBackend):\n"
         "    def execute(self, inputs):\n"
-        "        return [{'v': {1, 2}} for _ in inputs]\n"
+        "        return [{'v': object()} for _ in inputs]\n"
     )
     errors, _ = _messages(project)
     assert len(errors) == 1 and "check_io on sample_inputs.jsonl failed" in errors[0] and "JSON-serialisable" in errors[0]

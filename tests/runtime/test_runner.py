@@ -16,7 +16,7 @@ from packflow.runtime.batching import iter_batches
 def test_rejects_bad_settings(kit):
     with pytest.raises(ValueError, match="max_batch_size must be >= 1"):
         Runner(kit.Doubler(), max_batch_size=0)
-    with pytest.raises(ValueError, match="max_wait_ms must be >= 0"):
+    with pytest.raises(ValueError, match="max_wait_ms must be a finite number >= 0"):
         Runner(kit.Doubler(), max_wait_ms=-1)
     with pytest.raises(ValueError, match="on_error must be 'isolate' or 'fail'"):
         Runner(kit.Doubler(), on_error="ignore")  # type: ignore[arg-type]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextvars
+import sys
 import threading
 import time
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from packflow.backend.preprocessors import Preprocessor, get_preprocessor
@@ -20,7 +23,17 @@ if TYPE_CHECKING:  # pragma: no cover
     from packflow.backend.configuration import BackendConfig
     from packflow.backend.metrics import ExecutionMetrics, StepStatistics
 
-__all__ = ["InferenceBackend"]
+__all__ = ["InferenceBackend", "PROJECT_DIR"]
+
+#: The project directory a loader is instantiating a backend from; ``InferenceBackend.project_dir``
+#: reads it (loaders set it around instantiation, so it is known inside ``initialize()``).
+PROJECT_DIR: contextvars.ContextVar[Path | None] = contextvars.ContextVar("packflow_project_dir", default=None)
+
+
+def _defining_dir(cls: type) -> Path | None:
+    """The directory of the file that defines ``cls`` (None in a notebook or the REPL)."""
+    file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    return Path(file).resolve().parent if file else None
 
 
 class _DefaultConfigModel:
@@ -53,6 +66,11 @@ class InferenceBackend(ABC):
 
     def __init__(self, **kwargs: Any) -> None:
         from packflow.backend.configuration import load_backend_configuration
+
+        #: The project's root directory (a project, an archive's extraction directory on any machine,
+        #: a Ray actor's or Spark worker's copy); else the directory of the file defining the class.
+        #: Resolve files the backend ships with against it: ``self.project_dir / "models" / "m.bin"``.
+        self.project_dir: Path | None = PROJECT_DIR.get() or _defining_dir(type(self))
 
         self.logger = get_logger(type(self).__name__)
         # ConfigurationError / PreprocessorInitError / UnknownPreprocessorError propagate as they are,
@@ -106,6 +124,9 @@ class InferenceBackend(ABC):
             except Exception as exc:
                 self._stats.record_error(name)
                 raise self._step_error(name, exc) from exc
+            except BaseException as exc:  # SystemExit & co. pass through unwrapped, naming their step
+                exc.packflow_step = name  # type: ignore[attr-defined]
+                raise
             mark(_clock())
         if type(data) is not list and not isinstance(data, list):
             raise self._output_error(f"returned {type(data).__name__} from its last step; it must return a list of records (one dict per input).")
@@ -214,4 +235,6 @@ class InferenceBackend(ABC):
 
     def get_statistics(self) -> dict[str, StepStatistics]:
         """Rolling per-step latency statistics (ms) across calls, plus ``total``; see docs/metrics.md."""
-        return self._stats.snapshot()
+        from packflow.backend.display import StepStatisticsTable
+
+        return StepStatisticsTable(self._stats.snapshot())

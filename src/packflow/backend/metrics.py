@@ -36,6 +36,13 @@ class ExecutionMetrics(BaseModel):
         self.total_execution_time = self.execution_times.total()
         return self
 
+    def _repr_html_(self) -> str:
+        from packflow.backend.display import html_table
+
+        times = self.execution_times.model_dump()
+        rows = [[step, ms] for step, ms in times.items() if ms is not None] + [["total", self.total_execution_time]]
+        return html_table(("step", "ms"), rows, f"last call: {self.batch_size} record(s)")
+
 
 class StepStatistics(BaseModel):
     """Rolling statistics of one step: lifetime ``count``/``errors``; the rest over the last ``window`` calls."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from packflow.exceptions import InferenceBackendRuntimeError, InferenceBackendValidationError
@@ -59,6 +58,8 @@ def check_outputs(inputs: list, outputs: Any, output_keys: list[str]) -> list[st
     """Every contract violation of ``outputs`` as produced for ``inputs`` (empty when all is well)."""
     if not isinstance(outputs, list):
         return [f"output must be a list of records, got {type(outputs).__name__}"]
+    from packflow.runtime.codec import EncodeError, encode  # the drivers' encoding rules (NaN -> null)
+
     problems = []
     if len(outputs) != len(inputs):
         problems.append(f"got {len(outputs)} outputs for {len(inputs)} inputs; return exactly one record per input")
@@ -67,11 +68,9 @@ def check_outputs(inputs: list, outputs: Any, output_keys: list[str]) -> list[st
             problems.append(f"output {i} is a {type(record).__name__}, not a dict")
             continue
         try:
-            json.dumps(record, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            problems.append(
-                f"output {i} is not JSON-serialisable ({exc}); convert with packflow.utils.ensure_native_types"
-            )
+            encode(record)
+        except EncodeError as exc:
+            problems.append(f"output {i} is not JSON-serialisable ({exc})")
         missing = [k for k in output_keys if k not in record]
         if missing:
             problems.append(f"output {i} lacks declared output_keys {missing}")

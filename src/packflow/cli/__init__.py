@@ -26,6 +26,7 @@ COMMANDS = {
     "run": "packflow.cli.run:run",
     "serve": "packflow.cli.serve:serve",
     "stream": "packflow.cli.stream:stream",
+    "replay": "packflow.cli.replay:replay",
 }
 
 

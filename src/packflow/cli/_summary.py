@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import IO, Any
 
+from packflow._text import plural
 from packflow.runtime.stats import RunnerSnapshot
 
 __all__ = ["ProgressBar", "build_summary", "format_summary"]
@@ -107,8 +108,9 @@ def _totals_line(summary: dict[str, Any]) -> str:
     dead = f"{summary.get('dead_letters', 0):,} dead-lettered" + (f" ({reasons})" if reasons else "")
     runner = summary.get("runner") or {}
     count = runner.get("batches")
-    batches = f" in {count:,} batch{'es' if count != 1 else ''}" if count is not None else ""
+    batches = f" in {plural(count, 'batch', 'batches')}" if count is not None else ""
+    rate = summary.get("records_per_s", 0)
     return (
-        f"records: {summary.get('records_in', 0):,} in, {summary.get('records_out', 0):,} out, {dead}{batches}; "
-        f"{summary.get('elapsed_s', 0):.2f} s, {summary.get('records_per_s', 0):,.0f} records/s"
+        f"{'record' if summary.get('records_in', 0) == 1 else 'records'}: {summary.get('records_in', 0):,} in, {summary.get('records_out', 0):,} out, {dead}{batches}; "
+        f"{summary.get('elapsed_s', 0):.2f} s, {rate:,.0f} {'record' if round(rate) == 1 else 'records'}/s"
     )

@@ -1,7 +1,7 @@
 """``packflow run``: push JSON records from a file or stdin through a backend, JSON lines out.
 
-Exit codes: 0 every record succeeded; 3 the run finished but some records were dead-lettered;
-2 the run could not start (bad target, config, input file or option); 1 ``--on-error fail``
+Exit codes (the policy of every command, docs/cli.md): 0 every record succeeded; 3 the run
+finished but some records were dead-lettered (0 with ``--no-fail-on-dead-letters``); 2 the run could not start (bad target, config, input file or option); 1 ``--on-error fail``
 stopped the run at a failed record (or another failure after start-up).
 """
 
@@ -19,9 +19,11 @@ from typing import IO, Any, BinaryIO, Iterator
 
 import click
 
+from packflow._text import plural
 from packflow.cli._common import fail, setup_logging
+from packflow.cli._options import config_option, dead_letters_exit_option, log_level_option, parse_backend_config
 from packflow.constants import EXIT_CANNOT_START, EXIT_DEAD_LETTERS, EXIT_FAILURE, EXIT_OK
-from packflow.exceptions import ConfigurationError, PackflowError
+from packflow.exceptions import PackflowError
 
 __all__ = ["load_config_file", "run"]
 
@@ -45,23 +47,24 @@ SHOWN_REASONS = 5
               help="Records per backend call.")
 @click.option("--max-wait-ms", default=50.0, show_default=True, type=click.FloatRange(min=0),
               help="On a pipe, flush a partial batch after waiting this long for more input.")
-@click.option("--config", "config_path", default=None, type=click.Path(exists=True, dir_okay=False),
-              help='Backend config as JSON: {"configs": {...}} or a plain object; overrides packflow.yaml.')
+@config_option
 @click.option("--on-error", type=click.Choice(["isolate", "fail"]), default="isolate", show_default=True,
               help="isolate: dead-letter only the failing records; fail: stop at the first failure (exit 1).")
+@dead_letters_exit_option(default=True)
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar and end-of-run table on stderr (default: when stderr is a terminal).")
 @click.option("--metrics-json", "metrics_path", default=None, type=click.Path(dir_okay=False, writable=True),
               help="Write the end-of-run summary (totals, per-step latency) to this file as JSON.")
+@log_level_option(None)
 @click.option("--engine", type=click.Choice(["local", "ray", "spark"]), default="local", show_default=True,
               help="Run in this process, or on a Ray / Spark cluster (needs packflow[ray] / packflow[spark]).")
 def run(target: str, input_path: str, output_path: str, dead_letters_path: str | None, batch_size: int,
-        max_wait_ms: float, config_path: str | None, on_error: str, progress: bool | None,
-        metrics_path: str | None, engine: str) -> None:
+        max_wait_ms: float, backend_config: dict[str, Any], on_error: str, fail_on_dead_letters: bool,
+        progress: bool | None, metrics_path: str | None, log_level: str | None, engine: str) -> None:
     """Run TARGET (project directory, .zip archive or module:Name) over JSON records."""
-    setup_logging()
+    setup_logging(log_level)
     started = time.monotonic()
-    backend_kwargs = _config_or_exit(config_path)
+    backend_kwargs = backend_config
     if engine != "local":
         summary = _run_on_engine(engine, target, input_path, output_path, dead_letters_path, batch_size,
                                  backend_kwargs, on_error)
@@ -71,6 +74,8 @@ def run(target: str, input_path: str, output_path: str, dead_letters_path: str |
                  "or '-' for stdin.", EXIT_CANNOT_START)
         summary = _run_locally(target, input_path, output_path, dead_letters_path, batch_size, max_wait_ms,
                                backend_kwargs, on_error, _show_progress(progress, input_path))
+    if summary["exit_code"] == EXIT_DEAD_LETTERS and not fail_on_dead_letters:
+        summary["exit_code"] = EXIT_OK
     elapsed = time.monotonic() - started
     summary["elapsed_s"] = round(elapsed, 6)
     summary["records_per_s"] = round(summary.get("records_in", 0) / elapsed, 1) if elapsed > 0 else 0.0
@@ -83,33 +88,7 @@ def run(target: str, input_path: str, output_path: str, dead_letters_path: str |
 
 def load_config_file(path: str) -> dict[str, Any]:
     """Backend keyword arguments from a JSON file: ``{"configs": {...}}`` or a plain object."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigurationError(f"Cannot read --config file {path!r}: {exc.strerror or exc}.") from exc
-    except ValueError as exc:
-        raise ConfigurationError(f"--config file {path!r} is not valid JSON: {exc}.") from exc
-    if not isinstance(data, dict):
-        raise ConfigurationError(
-            f"--config file {path!r} holds a JSON {type(data).__name__}; it must be an object of backend "
-            'settings, e.g. {"verbose": true}, or {"configs": {...}} as for BACKEND_CONFIG_FILE_PATH.'
-        )
-    configs = data.get("configs")
-    if set(data) == {"configs"}:
-        if not isinstance(configs, dict):
-            raise ConfigurationError(f'--config file {path!r}: "configs" must be a JSON object of backend settings.')
-        return configs
-    return data
-
-
-def _config_or_exit(path: str | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        return load_config_file(path)
-    except ConfigurationError as exc:
-        fail(str(exc), EXIT_CANNOT_START)
-        raise  # unreachable: fail() exits
+    return parse_backend_config(path)
 
 
 def _show_progress(progress: bool | None, input_path: str) -> bool:
@@ -133,7 +112,7 @@ def _run_locally(target: str, input_path: str, output_path: str, dead_letters_pa
     with _binary_in(input_path) as source, _binary_out(output_path) as sink, _DeadLetterSink(dead_letters_path) as dead:
         reader = JsonLinesReader(source, batch_size, max_wait_ms)
         bar = ProgressBar(sys.stderr, os.path.getsize(input_path) if input_path != "-" else None) if show else None
-        on_batch = (lambda n: bar.update(n, reader.bytes_read)) if bar is not None else None
+        on_batch = (lambda n: bar.update(n, reader.bytes_done)) if bar is not None else None
         exit_code = EXIT_OK
         try:
             run_jsonl(runner, reader, JsonLinesWriter(sink, flush=reader.waits), dead.write, on_batch)
@@ -146,7 +125,7 @@ def _run_locally(target: str, input_path: str, output_path: str, dead_letters_pa
             exit_code = EXIT_FAILURE
         finally:
             if bar is not None:
-                bar.close(runner.counters.records_in, reader.bytes_read)
+                bar.close(runner.counters.records_in, reader.bytes_done)
     snapshot = runner.snapshot()
     if exit_code == EXIT_OK and snapshot.dead_letters:
         exit_code = EXIT_DEAD_LETTERS
@@ -247,12 +226,16 @@ class _DeadLetterSink:
         if not self.count:
             return
         if self.path is not None:
-            click.echo(f"{self.count:,} records were dead-lettered; see {self.path}.", err=True)
+            click.echo(f"{plural(self.count, 'record')} {_were(self.count)} dead-lettered; see {self.path}.", err=True)
             return
-        click.echo(f"{self.count:,} records were dead-lettered (use --dead-letters FILE to keep them). "
+        click.echo(f"{plural(self.count, 'record')} {_were(self.count)} dead-lettered (use --dead-letters FILE to keep them). "
                    f"First {len(self.first)}:", err=True)
         for dead in self.first:
             click.echo(f"  {_where(dead.source)} [{dead.step}] {dead.error_type}: {dead.message}", err=True)
+
+
+def _were(count: int) -> str:
+    return "was" if count == 1 else "were"
 
 
 def _where(source: Any) -> str:

@@ -8,37 +8,16 @@ import signal
 import socket
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 
 from packflow.cli._common import fail, setup_logging, start_or_exit
 from packflow.cli._kafka_options import kafka_options
-from packflow.constants import EXIT_FAILURE, EXIT_OK
-from packflow.exceptions import ConfigurationError
+from packflow.cli._options import config_option, dead_letters_exit_option, exit_code_for, log_level_option
+from packflow.constants import EXIT_FAILURE
 
 __all__ = ["stream"]
-
-
-def _load_config(value: str | None) -> dict[str, Any]:
-    if not value:
-        return {}
-    text = value if value.lstrip()[:1] in ("{", "[") else _read_config_file(value)
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(f"--config is not valid JSON ({exc}); pass a JSON object or a .json file.") from exc
-    if not isinstance(config, dict):
-        raise ConfigurationError(f"--config must be a JSON object of backend settings, got {type(config).__name__}.")
-    return config
-
-
-def _read_config_file(value: str) -> str:
-    path = Path(value)
-    if not path.is_file():
-        raise ConfigurationError(f"--config {value!r} is neither a JSON object nor an existing file.")
-    return path.read_text()
 
 
 def _install_signal_handlers(driver: Any) -> None:
@@ -60,7 +39,7 @@ def _install_signal_handlers(driver: Any) -> None:
 @click.option("--group", default="packflow", show_default=True, help="Consumer group (created if missing).")
 @click.option("--consumer", default=None, help="Consumer name [default: HOST-PID]; reuse it on restart to resume at once.")
 @click.option("--dead-letter-stream", default=None, help="Stream for dead letters [default: INPUT_STREAM:dead].")
-@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(min=1), help="Records per batch.")
+@click.option("--batch-size", "-b", default=1000, show_default=True, type=click.IntRange(min=1), help="Records per batch.")
 @click.option("--max-wait-ms", default=5.0, show_default=True, type=click.FloatRange(min=0), help="Wait this long for a batch to fill.")
 @click.option("--max-pending", default=10_000, show_default=True, type=click.IntRange(min=1), help="Max records read but not acknowledged.")
 @click.option("--start-from", type=click.Choice(["begin", "new"]), default="begin", show_default=True, help="Where a new group starts.")
@@ -74,17 +53,18 @@ def _install_signal_handlers(driver: Any) -> None:
 @click.option("--metrics-port", default=None, type=click.IntRange(1, 65535), help="Serve Prometheus metrics on this port.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics server binds.")
 @click.option("--status/--no-status", default=None, help="Live status line [default: when stderr is a terminal].")
-@click.option("--config", "config", default=None, help="Backend settings: a JSON object or a .json file.")
-@click.option("--log-level", default=None, help="Log level of the packflow logger (e.g. INFO).")
+@config_option
+@dead_letters_exit_option(default=False)
+@log_level_option(None)
 @kafka_options
 @start_or_exit
 def stream(target: str, **opts: Any) -> None:
     """Run TARGET (project dir, .zip archive or module:Name) on a Redis Stream (or Kafka topic) until stopped."""
-    setup_logging(opts["log_level"].upper() if opts["log_level"] else None)
+    setup_logging(opts["log_level"])
     from packflow.loaders.target import resolve_target
     from packflow.runtime import Runner
 
-    backend = resolve_target(target).load(**_load_config(opts["config"]))
+    backend = resolve_target(target).load(**opts["backend_config"])
     runner = Runner(backend, max_batch_size=opts["batch_size"], max_wait_ms=opts["max_wait_ms"])
     if opts["kafka_bootstrap"]:
         from packflow.cli._kafka_options import build_kafka_driver
@@ -142,10 +122,11 @@ def _run(driver: Any, opts: dict[str, Any]) -> None:
         if server is not None:
             server.shutdown()
         driver.source.close()
-        _print_summary(driver, EXIT_FAILURE if error else EXIT_OK)
+        code = EXIT_FAILURE if error else exit_code_for(driver.stats.dead_letters, opts["fail_on_dead_letters"])
+        _print_summary(driver, code)
     if error is not None:
         fail(error, EXIT_FAILURE)
-    sys.exit(EXIT_OK)
+    sys.exit(code)
 
 
 def _print_summary(driver: Any, code: int) -> None:

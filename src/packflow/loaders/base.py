@@ -42,8 +42,15 @@ class InferenceBackendLoader(ABC):
         ``search_path()`` (the project directory, for example) is on ``sys.path`` only while the
         module is imported and the class instantiated, so imports inside ``initialize()`` work.
         """
-        with on_sys_path(self.search_path()):
-            return self._load(backend_kwargs)
+        from packflow.backend.base import PROJECT_DIR
+
+        root = self.search_path()
+        token = PROJECT_DIR.set(root)
+        try:
+            with on_sys_path(root):
+                return self._load(backend_kwargs)
+        finally:
+            PROJECT_DIR.reset(token)
 
     def _load(self, backend_kwargs: dict[str, Any]) -> InferenceBackend:
         try:
@@ -77,7 +84,7 @@ class InferenceBackendLoader(ABC):
 
         root = Path(project_path).resolve()
         config = PackflowConfig.from_project_path(root)
-        apply_env_vars(config)
+        apply_env_vars(config, root)
         loader: InferenceBackendLoader
         if config.loader == "local":
             loader = LocalLoader(config.inference_backend, base_dir=root)

@@ -174,10 +174,16 @@ def _dump(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
-def apply_env_vars(config: PackflowConfig) -> None:
-    """Set the ``env`` section's variables, warning when one replaces a different existing value."""
+def apply_env_vars(config: PackflowConfig, root: Path | None = None) -> None:
+    """Set the ``env`` section's variables, warning when one replaces a different existing value.
+
+    With the project ``root``, a value starting with ``./`` or ``../`` is a path relative to the
+    project and is set as an absolute path, so it means the same from any working directory.
+    """
     logger = get_logger()
     for key, value in config.env.items():
+        if root is not None and value.startswith(("./", "../")):
+            value = str((root / value).resolve())
         existing = os.environ.get(key)
         if existing is not None and existing != value:
             logger.warning(

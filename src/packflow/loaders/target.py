@@ -33,7 +33,7 @@ class Target:
         if self.kind == "archive":
             return InferenceBackendLoader.from_archive(self.location, **backend_kwargs)
         if self.kind == "file":
-            return LocalLoader(self.location).load(**backend_kwargs)
+            return LocalLoader(self.location).load(**_with_project_config(self.location, backend_kwargs))
         return ModuleLoader(self.location).load(**backend_kwargs)
 
 
@@ -53,9 +53,8 @@ def resolve_target(target: str) -> Target:
     if path.suffix == ".zip":
         if not path.is_file():
             raise InferenceBackendLoadError(f"Archive {target!r} does not exist.")
-        stem = path.stem
-        name, _, version = stem.rpartition("-")
-        return Target("archive", str(path.resolve()), name or stem, version or "unknown")
+        name, version = _archive_identity(path)
+        return Target("archive", str(path.resolve()), name, version)
     if ":" in target:
         module_name, _, attr = target.partition(":")
         file = Path(module_name.replace(".", "/")).with_suffix(".py")
@@ -65,6 +64,61 @@ def resolve_target(target: str) -> Target:
         f"Cannot resolve target {target!r}: it is not a directory with {PACKAGING_CONFIG_NAME}, a .zip "
         "archive, or 'module:ClassName'."
     )
+
+
+#: Manifests larger than this are not read for the name (verification refuses them later anyway).
+_MAX_MANIFEST_BYTES = 8 << 20
+
+
+def _archive_identity(path: Path) -> tuple[str, str]:
+    """The project name and version an archive's manifest records (the same as its directory's
+    ``packflow.yaml``, so metric labels do not change between serving one and the other); the file
+    name's ``<name>-<version>`` when the manifest cannot say. Verification happens at load time."""
+    import json
+    import zipfile
+
+    from packflow.constants import MANIFEST_NAME
+
+    stem_name, _, stem_version = path.stem.rpartition("-")
+    fallback = (stem_name or path.stem, stem_version or "unknown")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo(MANIFEST_NAME)
+            if info.file_size > _MAX_MANIFEST_BYTES:
+                return fallback
+            metadata = json.loads(archive.read(info)).get("metadata")
+    except Exception:  # noqa: BLE001 - any unreadable archive is reported by verification, not here
+        return fallback
+    if not isinstance(metadata, dict):
+        return fallback
+    name, version = metadata.get("name"), metadata.get("version")
+    return (name if isinstance(name, str) and name else fallback[0],
+            str(version) if isinstance(version, (str, int, float)) and str(version) else fallback[1])
+
+
+def _with_project_config(target: str, backend_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``module:Name`` run from inside a project directory: the project's ``backend_config`` (and
+    ``env``) apply when its ``packflow.yaml`` names this same target; otherwise say loudly that they
+    do not."""
+    from packflow.logger import get_logger
+
+    root = Path.cwd()
+    if not (root / PACKAGING_CONFIG_NAME).is_file():
+        return backend_kwargs
+    from packflow.backend.configuration import deep_merge
+    from packflow.loaders.config import PackflowConfig, apply_env_vars
+
+    config = PackflowConfig.from_project_path(root)
+    if config.inference_backend != target:
+        get_logger("loaders").warning(
+            "%s names %r, not %r: its backend_config and env are NOT applied to %r (run the project "
+            "directory instead, e.g. `packflow run .`, to use them).",
+            root / PACKAGING_CONFIG_NAME, config.inference_backend, target, target,
+        )
+        return backend_kwargs
+    apply_env_vars(config, root)
+    get_logger("loaders").info("Using backend_config and env of %s for %r", root / PACKAGING_CONFIG_NAME, target)
+    return deep_merge(config.backend_config, backend_kwargs)
 
 
 def load_target(target: str, **backend_kwargs: Any) -> InferenceBackend:

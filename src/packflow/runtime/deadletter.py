@@ -9,7 +9,9 @@ from typing import Any
 __all__ = ["DeadLetter", "is_dead_letter"]
 
 #: The steps a dead letter can name: the four pipeline steps, the output contract, and a driver's
-#: ``decode`` (input that was not a JSON object) and ``encode`` (output that could not be serialised).
+#: ``decode`` (input that was not a JSON object), ``encode`` (output that could not be serialised) and
+#: ``deliver`` (input a broker delivered too often, or that killed the process). Build dead letters
+#: with :func:`packflow.runtime.codec.dead_letter`.
 DEAD_LETTER_STEPS = (
     "decode",
     "input",
@@ -19,6 +21,7 @@ DEAD_LETTER_STEPS = (
     "transform_outputs",
     "output-contract",
     "encode",
+    "deliver",
 )
 
 

@@ -13,6 +13,12 @@ Cost, for ``k`` bad records in a batch of ``n``:
 
 The work list is explicit (no recursion), so even a batch where every record fails cannot hit
 Python's recursion limit.
+
+Containment: whatever backend code raises — any ``Exception``, and also ``SystemExit``,
+``KeyboardInterrupt``, ``GeneratorExit`` — is a failure of the records of that call, never of the
+process; only a real signal-driven shutdown propagates (see :mod:`packflow.runtime.shutdown`).
+A ``record_index`` that is not an int naming a record of the call (a str, a bool, out of range) is
+ignored: the batch is bisected instead.
 """
 
 from __future__ import annotations
@@ -20,12 +26,19 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from packflow.exceptions import InferenceBackendRuntimeError, PackflowError
+from packflow.runtime.codec import dead_letter
 from packflow.runtime.deadletter import DeadLetter
+from packflow.runtime.shutdown import is_real_shutdown
 
-__all__ = ["BatchFailedError", "call_isolated", "call_or_fail"]
+__all__ = ["BatchFailedError", "Fresh", "call_isolated", "call_or_fail"]
 
 Result = Any  # an output record (dict) or a DeadLetter
 Backend = Callable[[list], Any]
+#: ``fresh(lo, hi)``: new copies of ``records[lo:hi]`` exactly as the driver received them (decoded
+#: again from the bytes it read). Given, isolation retries and dead-letters those copies, so a backend
+#: that mutated its inputs in a failed call neither changes the retried records' outputs nor the
+#: dead letters. Only called once a batch has failed: free on the clean path.
+Fresh = Callable[[int, int], list]
 
 
 class BatchFailedError(PackflowError):
@@ -47,7 +60,7 @@ class _Failure:
 
     def dead_letter(self, record: Any) -> DeadLetter:
         """The dead letter of a record that failed alone ("on record 0" would only confuse)."""
-        return DeadLetter(record, self.step, self.error_type, self.message.replace(" on record 0:", ":", 1))
+        return dead_letter(record, self.step, self.error_type, message=self.message.replace(" on record 0:", ":", 1))
 
 
 def _attempt(backend: Backend, records: list) -> tuple[list | None, _Failure | None]:
@@ -56,9 +69,13 @@ def _attempt(backend: Backend, records: list) -> tuple[list | None, _Failure | N
         outputs = backend(records)
     except InferenceBackendRuntimeError as exc:
         cause = exc.__cause__ or exc
-        return None, _Failure(exc.step, type(cause).__name__, str(exc), exc.record_index)
+        return None, _Failure(exc.step, type(cause).__name__, str(exc), _valid_index(exc.record_index, len(records)))
     except Exception as exc:  # noqa: BLE001 - any backend failure is isolated, never fatal
         return None, _Failure("execute", type(exc).__name__, f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # noqa: BLE001 - SystemExit & co. from backend code: per-record errors
+        if is_real_shutdown(exc):
+            raise
+        return None, _contained(exc)
     if type(outputs) is not list or len(outputs) != len(records):
         count = len(outputs) if isinstance(outputs, list) else f"a {type(outputs).__name__} instead of a list of"
         message = (
@@ -67,6 +84,22 @@ def _attempt(backend: Backend, records: list) -> tuple[list | None, _Failure | N
         )
         return None, _Failure("output-contract", "OutputContractError", message)
     return outputs, None
+
+
+def _valid_index(index: object, size: int) -> int | None:
+    """``index`` if it names a record of a call of ``size`` records, else None (bisect instead)."""
+    return index if type(index) is int and 0 <= index < size else None
+
+
+def _contained(exc: BaseException) -> _Failure:
+    """A ``SystemExit``/``KeyboardInterrupt``/``GeneratorExit`` raised by backend code, as a failure."""
+    step = getattr(exc, "packflow_step", "execute")
+    name = type(exc).__name__
+    message = (
+        f"{step}() raised {name}({exc}); backend code must not exit or interrupt the process — raise an "
+        "exception instead (packflow contains it as this record's error)"
+    )
+    return _Failure(step, name, message)
 
 
 def _check_records(outputs: list, records: list, known_dicts: bool = False) -> tuple[list[Result], int]:
@@ -82,9 +115,9 @@ def _check_records(outputs: list, records: list, known_dicts: bool = False) -> t
     for i, out in enumerate(outputs):
         if not isinstance(out, dict):
             bad += 1
-            results[i] = DeadLetter(
+            results[i] = dead_letter(
                 records[i], "output-contract", "OutputContractError",
-                f"backend returned a {type(out).__name__} for this record; each output must be a dict",
+                message=f"backend returned a {type(out).__name__} for this record; each output must be a dict",
             )
     return results, bad
 
@@ -98,7 +131,9 @@ def _split(n: int, hint: int | None) -> list[tuple[int, int]]:
     return [(0, middle), (middle, n)]
 
 
-def call_isolated(backend: Backend, records: list, known_dicts: bool = False) -> tuple[list[Result], int, int]:
+def call_isolated(
+    backend: Backend, records: list, known_dicts: bool = False, fresh: Fresh | None = None
+) -> tuple[list[Result], int, int]:
     """Results for ``records`` (outputs or dead letters, in input order), backend calls made, dead letters."""
     outputs, failure = _attempt(backend, records)
     if failure is None:
@@ -109,11 +144,11 @@ def call_isolated(backend: Backend, records: list, known_dicts: bool = False) ->
     while todo:
         lo, hi, why = todo.pop()
         if hi - lo == 1:
-            results[lo] = why.dead_letter(records[lo])
+            results[lo] = why.dead_letter(records[lo] if fresh is None else fresh(lo, hi)[0])
             dead += 1
             continue
         for a, b in _split(hi - lo, why.index):
-            part = records[lo + a : lo + b]
+            part = records[lo + a : lo + b] if fresh is None else fresh(lo + a, lo + b)
             outputs, failure = _attempt(backend, part)
             calls += 1
             if failure is None:
@@ -129,13 +164,15 @@ def _clean(outputs: list, records: list, known_dicts: bool) -> tuple[list[Result
     return results, 1, bad
 
 
-def call_or_fail(backend: Backend, records: list, known_dicts: bool = False) -> tuple[list[Result], int, int]:
+def call_or_fail(
+    backend: Backend, records: list, known_dicts: bool = False, fresh: Fresh | None = None
+) -> tuple[list[Result], int, int]:
     """Like :func:`call_isolated` but raise ``BatchFailedError`` instead of splitting the batch."""
     outputs, failure = _attempt(backend, records)
     if failure is not None:
         raise BatchFailedError(
             f"A batch of {len(records)} records failed in {failure.step}: {failure.message}",
-            DeadLetter(None, failure.step, failure.error_type, failure.message),
+            dead_letter(None, failure.step, failure.error_type, message=failure.message),
             len(records),
         )
     return _clean(outputs, records, known_dicts)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import select
@@ -29,14 +30,17 @@ from packflow.runtime.isolation import BatchFailedError
 if TYPE_CHECKING:  # pragma: no cover
     from packflow.runtime.runner import Runner
 
-from packflow.runtime._json import dumps, loads
-from packflow.runtime._json import dumps_native as _dumps_native
+from packflow.runtime.codec import DecodeError, dead_letter, decode_record, json_kind
+from packflow.runtime.codec import decode as loads
+from packflow.runtime.codec import decode_many as _decode_many
+from packflow.runtime.codec import encode as dumps
+from packflow.runtime.codec import encode_native as _dumps_native
 
 __all__ = ["InputBatch", "JsonLinesReader", "JsonLinesWriter", "dumps", "loads", "run_jsonl"]
 
 CHUNK_SIZE = 1 << 20
 #: What a JSON decoder raises for bad input (the stdlib raises RecursionError for very deep nesting).
-_DECODE_ERRORS = (ValueError, RecursionError)
+_DECODE_ERRORS = (ValueError, RecursionError)  # DecodeError is a ValueError
 _FLUSH = object()
 
 
@@ -52,14 +56,44 @@ class InputBatch:
     raw: list[bytes] | None
     #: Decode failures in this stretch of input.
     dead: list[DeadLetter] = field(default_factory=list)
+    #: JSON-array input: the whole array, to recover original elements (``raw`` is None then).
+    elements: _Elements | None = None
 
     def source(self, index: int) -> int:
         """Line (or element) number of record ``index``."""
         return self.sources[index] if self.sources is not None else self.first + index
 
+    def fresh(self, lo: int, hi: int) -> list:
+        """New copies of records ``lo:hi`` decoded again from the input, as received (the Runner's
+        ``fresh``: a backend that modified the decoded dicts changes neither retries nor dead letters)."""
+        if self.raw is not None:
+            return _decode_many(self.raw[lo:hi])
+        if self.elements is not None:
+            return self.elements.fresh([self.source(i) for i in range(lo, hi)])
+        return copy.deepcopy(self.records[lo:hi])  # pragma: no cover - every reader batch has one of the two
+
     def original(self, index: int) -> Any:
         """Record ``index`` exactly as read, even if the backend modified the decoded dict."""
-        return loads(self.raw[index]) if self.raw is not None else self.records[index]
+        return self.fresh(index, index + 1)[0]
+
+
+class _Elements:
+    """The elements of a JSON-array input, kept as the input's bytes until a failure needs one.
+
+    Zero cost on the clean path; the first failure splits the array into one encoded element each
+    (about the input's size in memory, for the rest of the run).
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._items: list[bytes] | None = None
+
+    def fresh(self, numbers: list[int]) -> list:
+        """New decoded copies of the elements numbered ``numbers`` (1-based)."""
+        if self._items is None:
+            self._items = [dumps(v) for v in loads(self._data)]
+            self._data = b""
+        return _decode_many([self._items[n - 1] for n in numbers])
 
 
 class JsonLinesReader:
@@ -71,8 +105,11 @@ class JsonLinesReader:
         self.stream = stream
         self.batch_size = batch_size
         self.wait_s = (max_wait_ms or 0) / 1000.0
-        #: Bytes consumed so far (for progress reporting).
+        #: Bytes read from the stream so far (read-ahead included).
         self.bytes_read = 0
+        #: Bytes of input handed out in batches so far: what progress reports (a 1 MiB read-ahead
+        #: would otherwise show 100% before the first batch ran).
+        self.bytes_done = 0
         self._pending_since: float | None = None
 
     @property
@@ -93,7 +130,7 @@ class JsonLinesReader:
             data = head + b"".join(c for c in chunks if c is not _FLUSH)
             items = _parse_array(data)
             if items is not None:
-                yield from self._array_batches(items)
+                yield from self._array_batches(items, _Elements(data))
                 return
             head, chunks = data, iter(())
         yield from self._line_batches(head, chunks)
@@ -141,6 +178,7 @@ class JsonLinesReader:
             start = 0
             while len(pending) - start >= size or (chunk is _FLUSH and start < len(pending)):
                 batch = pending[start : start + size]
+                self.bytes_done += sum(map(len, batch)) + len(batch)
                 yield _decode_lines(batch, number)
                 start, number = start + len(batch), number + len(batch)
             pending = pending[start:]
@@ -149,16 +187,18 @@ class JsonLinesReader:
         if last:
             pending.append(last)
         for start in range(0, len(pending), size):
-            yield _decode_lines(pending[start : start + size], number + start)
+            batch = pending[start : start + size]
+            self.bytes_done = min(self.bytes_read, self.bytes_done + sum(map(len, batch)) + len(batch))
+            yield _decode_lines(batch, number + start)
 
-    def _array_batches(self, items: list) -> Iterator[InputBatch]:
+    def _array_batches(self, items: list, elements: _Elements) -> Iterator[InputBatch]:
         size = self.batch_size
         for start in range(0, len(items), size):
             chunk = items[start : start + size]
-            if _all_dicts(chunk):
-                yield InputBatch(chunk, None, start + 1, None)
-            else:
-                yield _split_elements(chunk, start + 1)
+            self.bytes_done = self.bytes_read * min(len(items), start + size) // max(1, len(items))
+            batch = InputBatch(chunk, None, start + 1, None) if _all_dicts(chunk) else _split_elements(chunk, start + 1)
+            batch.elements = elements
+            yield batch
 
 
 def _all_dicts(items: list) -> bool:
@@ -189,7 +229,7 @@ def _parse_array(data: bytes) -> list | None:
 def _decode_lines(lines: list[bytes], first: int) -> InputBatch:
     """Decode a stretch of lines; the common all-valid case runs entirely in C."""
     try:
-        records = list(map(loads, lines))
+        records = _decode_many(lines)
     except _DECODE_ERRORS:
         return _decode_lines_slowly(lines, first)
     if _all_dicts(records):
@@ -204,14 +244,10 @@ def _decode_lines_slowly(lines: list[bytes], first: int) -> InputBatch:
         if not line.strip():
             continue  # a blank line holds no record
         try:
-            value = loads(line)
-        except _DECODE_ERRORS as exc:
-            reason = f"line {number} is not valid JSON ({_why(exc)}); write one JSON object per line"
-            batch.dead.append(_decode_dead(_text(line), type(exc).__name__, reason, number))
-            continue
-        if type(value) is not dict:
-            reason = f"line {number} is a JSON {_kind(value)}, not an object; write one JSON object per line"
-            batch.dead.append(_decode_dead(_text(line), "NotAnObjectError", reason, number))
+            value = decode_record(line)
+        except DecodeError as exc:
+            message = f"line {number}: {exc}"
+            batch.dead.append(dead_letter(_text(line), "decode", exc, message=message, source=number))
             continue
         batch.records.append(value)
         batch.sources.append(number)  # type: ignore[union-attr]
@@ -227,27 +263,13 @@ def _split_elements(items: list, first: int) -> InputBatch:
             batch.records.append(value)
             batch.sources.append(number)  # type: ignore[union-attr]
         else:
-            reason = f"array element {number} is a JSON {_kind(value)}, not an object; the array must hold objects"
-            batch.dead.append(_decode_dead(value, "NotAnObjectError", reason, number))
+            message = f"array element {number} is a JSON {json_kind(value)}, not an object; the array must hold objects"
+            batch.dead.append(dead_letter(value, "decode", "DecodeError", message=message, source=number))
     return batch
-
-
-def _decode_dead(record: Any, error_type: str, message: str, number: int) -> DeadLetter:
-    return DeadLetter(record, "decode", error_type, message, source=number)
-
-
-def _why(exc: Exception) -> str:
-    msg, column = getattr(exc, "msg", None), getattr(exc, "colno", None)
-    return f"{msg} at column {column}" if msg and column else str(exc)
 
 
 def _text(line: bytes) -> str:
     return line.rstrip(b"\r").decode("utf-8", errors="replace")
-
-
-def _kind(value: Any) -> str:
-    names = {list: "array", str: "string", bool: "boolean", type(None): "null"}
-    return names.get(type(value), "number")
 
 
 class JsonLinesWriter:
@@ -319,7 +341,7 @@ def _run_batch(runner: Runner, batch: InputBatch, writer: JsonLinesWriter, fail_
         runner.record_dead_letter("decode", len(batch.dead))
         if fail_fast:
             _abort(batch.dead[0])
-    results, dead_count = runner.process_batch_counted(batch.records, known_dicts=True)
+    results, dead_count = runner.process_batch_counted(batch.records, known_dicts=True, fresh=batch.fresh)
     dead, positions = batch.dead, None
     if dead_count:
         results, positions, dead = _take_dead(results, batch, dead)
@@ -337,10 +359,7 @@ def _take_dead(results: list, batch: InputBatch, dead: list[DeadLetter]) -> tupl
     outputs, positions, dead = [], [], list(dead)
     for index, result in enumerate(results):
         if type(result) is DeadLetter:
-            dead.append(DeadLetter(
-                batch.original(index), result.step, result.error_type, result.message, result.timestamp,
-                batch.source(index),
-            ))
+            dead.append(dead_letter(batch.original(index), result.step, result, source=batch.source(index)))
         else:
             outputs.append(result)
             positions.append(index)
@@ -351,7 +370,7 @@ def _encode_dead(failures: list[tuple[int, str, str]], batch: InputBatch, positi
     dead = []
     for index, error_type, message in failures:
         where = positions[index] if positions is not None else index
-        dead.append(DeadLetter(batch.original(where), "encode", error_type, message, source=batch.source(where)))
+        dead.append(dead_letter(batch.original(where), "encode", error_type, message=message, source=batch.source(where)))
     return dead
 
 

@@ -7,7 +7,7 @@ from typing import Any, Iterable, Iterator, Literal
 from packflow.backend.base import InferenceBackend
 from packflow.runtime.batching import iter_batches
 from packflow.runtime.deadletter import DeadLetter
-from packflow.runtime.isolation import call_isolated, call_or_fail
+from packflow.runtime.isolation import Fresh, call_isolated, call_or_fail
 from packflow.runtime.stats import RunnerCounters, RunnerSnapshot
 
 __all__ = ["Runner"]
@@ -37,8 +37,8 @@ class Runner:
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size!r}")
-        if max_wait_ms < 0:
-            raise ValueError(f"max_wait_ms must be >= 0, got {max_wait_ms!r}")
+        if not 0 <= max_wait_ms < float("inf"):  # also refuses NaN
+            raise ValueError(f"max_wait_ms must be a finite number >= 0 (milliseconds), got {max_wait_ms!r}")
         if on_error not in ("isolate", "fail"):
             raise ValueError(f"on_error must be 'isolate' or 'fail', got {on_error!r}")
         self.backend = backend
@@ -61,28 +61,35 @@ class Runner:
         """Results for ``records`` (chunked by ``max_batch_size``), one per input, in order."""
         return self.process_batch_counted(records)[0]
 
-    def process_batch_counted(self, records: list, *, known_dicts: bool = False) -> tuple[list[Any], int]:
+    def process_batch_counted(
+        self, records: list, *, known_dicts: bool = False, fresh: Fresh | None = None
+    ) -> tuple[list[Any], int]:
         """Like :meth:`process_batch`, plus how many results are dead letters (0 on the clean path),
         so drivers can skip scanning the results of clean batches.
 
         ``known_dicts=True`` promises every input is a dict (a driver that decoded them checked
         already): a backend that returns its input list unchanged then skips the output type check.
+        ``fresh(lo, hi)`` gives new copies of ``records[lo:hi]`` as the driver received them; with it,
+        retries and dead letters of a failed batch use those, not records the backend mutated
+        (see :data:`packflow.runtime.isolation.Fresh`). Without it, a dead letter holds the very
+        object that was passed in.
         """
         size = self.max_batch_size
         if len(records) <= size:
-            return self._process_chunk(records, known_dicts)
+            return self._process_chunk(records, known_dicts, fresh)
         results: list[Any] = []
         dead = 0
         for start in range(0, len(records), size):
-            chunk, chunk_dead = self._process_chunk(records[start : start + size], known_dicts)
+            part = None if fresh is None else _offset(fresh, start)
+            chunk, chunk_dead = self._process_chunk(records[start : start + size], known_dicts, part)
             results.extend(chunk)
             dead += chunk_dead
         return results, dead
 
-    def _process_chunk(self, records: list, known_dicts: bool = False) -> tuple[list[Any], int]:
+    def _process_chunk(self, records: list, known_dicts: bool = False, fresh: Fresh | None = None) -> tuple[list[Any], int]:
         if not records:
             return [], 0
-        results, calls, dead = self._call(self.backend, records, known_dicts)
+        results, calls, dead = self._call(self.backend, records, known_dicts, fresh)
         if not dead:  # the clean path: no per-record Python
             self.counters.batch_done(len(records), len(records), (), calls)
             return results, 0
@@ -145,3 +152,7 @@ class Runner:
         depth, in_flight = (self._aio.queue_depth, self._aio.in_flight) if self._aio is not None else (0, 0)
         return self.counters.snapshot(steps, depth, in_flight)
 
+
+def _offset(fresh: Fresh, start: int) -> Fresh:
+    """``fresh`` for the chunk of a larger batch that starts at ``start``."""
+    return lambda lo, hi: fresh(lo + start, hi + start)

@@ -36,6 +36,14 @@ class RunnerSnapshot:
         """A JSON-ready dict of every field."""
         return asdict(self)
 
+    def _repr_html_(self) -> str:
+        from packflow.backend.display import STAT_COLUMNS, html_table, statistics_rows
+
+        dead = ", ".join(f"{k} {v:,}" for k, v in sorted(self.dead_letters_by_step.items())) or "none"
+        caption = (f"{self.records_in:,} in, {self.records_out:,} out, {self.dead_letters:,} dead-lettered "
+                   f"({dead}) in {self.batches:,} batches")
+        return html_table(("step", *STAT_COLUMNS), statistics_rows(self.steps), caption)
+
 
 class RunnerCounters:
     """Thread-safe counters; O(1) per batch."""

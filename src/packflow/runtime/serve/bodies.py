@@ -12,7 +12,9 @@ from typing import Any, Awaitable, Callable
 import orjson
 
 from packflow.logger import get_logger
-from packflow.runtime._json import dumps as _dumps
+from packflow.runtime.codec import DecodeError
+from packflow.runtime.codec import decode as _decode
+from packflow.runtime.codec import encode as _dumps
 from packflow.runtime.deadletter import DeadLetter
 
 __all__ = ["ClientDisconnected", "HTTPProblem", "encode_results", "error_entry", "parse_records", "read_body"]
@@ -101,8 +103,8 @@ def parse_records(body: bytes) -> tuple[list, bool]:
     if not body:
         raise HTTPProblem(400, "InvalidJSON", "The request body is empty; send a JSON object or an array of objects.")
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        data = _decode(body)
+    except DecodeError as exc:
         raise HTTPProblem(
             400, "InvalidJSON", f"The request body is not valid JSON ({exc}); send a JSON object or an array of objects."
         ) from None

@@ -17,7 +17,9 @@ from typing import Any
 
 import orjson
 
-from packflow.runtime._json import dumps
+from packflow.runtime.codec import DecodeError
+from packflow.runtime.codec import decode as _loads
+from packflow.runtime.codec import encode as dumps
 from packflow.runtime.stream.base import Rejected
 
 __all__ = ["DATA_FIELD", "decode_entry", "decode_packed_entry", "dumps", "only_dicts", "original_payload", "payload_bytes"]
@@ -25,7 +27,6 @@ __all__ = ["DATA_FIELD", "decode_entry", "decode_packed_entry", "dumps", "only_d
 #: The field holding a JSON record (or, in batch input mode, a JSON array of records).
 DATA_FIELD = b"data"
 
-_loads = orjson.loads
 _DICT_ONLY = {dict}
 
 
@@ -67,7 +68,7 @@ def decode_entry(fields: Any, field: bytes = DATA_FIELD) -> dict | Rejected:
         return _field_record(pairs)
     try:
         record = _loads(raw)
-    except orjson.JSONDecodeError as exc:
+    except DecodeError as exc:
         return Rejected(raw, f"field {field.decode()!r} is not valid JSON ({exc}); send one JSON object per entry")
     if type(record) is not dict:
         return Rejected(
@@ -86,7 +87,7 @@ def decode_packed_entry(fields: Any, field: bytes = DATA_FIELD) -> list[dict | R
         return Rejected(_pairs_payload(pairs), f"batch input mode needs a JSON array of records in field {field.decode()!r}")
     try:
         records = _loads(raw)
-    except orjson.JSONDecodeError as exc:
+    except DecodeError as exc:
         return Rejected(raw, f"field {field.decode()!r} is not valid JSON ({exc}); send a JSON array of records")
     if type(records) is not list:
         return Rejected(raw, f"field {field.decode()!r} holds a JSON {type(records).__name__}; batch input mode needs an array")

@@ -1,0 +1,155 @@
+"""Options that several commands share, defined once so they mean the same thing everywhere.
+
+``--config`` (run, serve, stream, replay, config explain): backend settings as inline JSON
+(``'{"threshold": 0.5}'``) or the path of a JSON file; either a plain object of settings or
+``{"configs": {...}}``, the shape of a ``BACKEND_CONFIG_FILE_PATH`` file. A bad value exits 2 with
+one line that says what was wrong.
+
+``--fail-on-dead-letters/--no-fail-on-dead-letters`` (run, replay, stream): whether a job that
+finished but dead-lettered records exits 3 or 0. The one exit-code policy (docs/cli.md): 0 done,
+every record processed; 1 failed while running; 2 could not start; 3 done, some records
+dead-lettered (only with ``--fail-on-dead-letters``, the default of ``run`` and ``replay``;
+``stream`` defaults to ``--no-fail-on-dead-letters`` because its dead letters are delivered to a
+dead-letter stream, which is the outcome a long-running consumer asked for).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from typing import Any, Callable
+
+import click
+
+from packflow.cli._common import fail
+from packflow.constants import EXIT_CANNOT_START
+from packflow.exceptions import ConfigurationError
+
+__all__ = [
+    "MAX_CONFIG_BYTES",
+    "BackendConfigParam",
+    "config_option",
+    "dead_letters_exit_option",
+    "log_level_option",
+    "exit_code_for",
+    "parse_backend_config",
+    "read_json_file",
+]
+
+#: A configuration file larger than this is refused (it is settings, not data).
+MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
+CONFIG_HELP = ('Backend settings: inline JSON (\'{"threshold": 0.5}\') or a JSON file; a plain object or '
+               '{"configs": {...}}. Overrides packflow.yaml.')
+
+
+def read_json_file(path: str, what: str = "--config") -> Any:
+    """The JSON value in the regular file ``path``; ``ConfigurationError`` naming it otherwise.
+
+    Refuses what cannot be a settings file before reading it: FIFOs and devices (which would
+    hang or never end), files over :data:`MAX_CONFIG_BYTES`, non-UTF-8 text, nesting deeper than
+    the parser can take.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot read {what} file {path!r}: {exc.strerror or exc}.") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigurationError(f"{what} {path!r} is not a regular file; give a JSON file or inline JSON.")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise ConfigurationError(f"{what} file {path!r} is {info.st_size:,} bytes; settings files are limited "
+                                 f"to {MAX_CONFIG_BYTES:,} bytes.")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        return _loads(data.decode("utf-8"), f"{what} file {path!r}")
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"{what} file {path!r} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot read {what} file {path!r}: {exc.strerror or exc}.") from exc
+
+
+def _loads(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ConfigurationError(f"{where} is not valid JSON ({exc}).") from exc
+    except RecursionError as exc:
+        raise ConfigurationError(f"{where} nests JSON too deeply to be a settings object.") from exc
+
+
+def parse_backend_config(value: str, what: str = "--config") -> dict[str, Any]:
+    """Backend keyword arguments from inline JSON or a JSON file (see the module docstring)."""
+    if value.lstrip().startswith("{"):
+        data = _loads(value, what)
+    elif value.lstrip().startswith("["):
+        raise ConfigurationError(f"{what} must be a JSON object of backend settings, not an array: "
+                                 'e.g. \'{"verbose": true}\'.')
+    elif os.path.exists(value):
+        data = read_json_file(value, what)
+    else:
+        raise ConfigurationError(f"{what} {value!r} is neither inline JSON (starting with '{{') nor an existing file.")
+    return _settings(data, value, what)
+
+
+def _settings(data: Any, value: str, what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ConfigurationError(
+            f"{what} {value!r} holds a JSON {type(data).__name__}; it must be an object of backend settings, "
+            'e.g. {"verbose": true}, or {"configs": {...}} as for BACKEND_CONFIG_FILE_PATH.'
+        )
+    if set(data) == {"configs"}:
+        if not isinstance(data["configs"], dict):
+            raise ConfigurationError(f'{what} {value!r}: "configs" must be a JSON object of backend settings.')
+        return dict(data["configs"])
+    return data
+
+
+class BackendConfigParam(click.ParamType):
+    """``--config``'s type: inline JSON or a JSON file, converted to backend keyword arguments."""
+
+    name = "JSON|FILE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return value
+        try:
+            return parse_backend_config(str(value))
+        except ConfigurationError as exc:
+            fail(str(exc), EXIT_CANNOT_START)  # one line, exit 2, the same on every command
+            raise  # unreachable: fail() exits
+
+
+def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--config`` option (parameter name ``backend_config``, a dict; ``{}`` when not given)."""
+    return click.option("--config", "backend_config", type=BackendConfigParam(), default=None,
+                        callback=lambda _ctx, _param, value: value or {}, help=CONFIG_HELP)(func)
+
+
+def dead_letters_exit_option(default: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--fail-on-dead-letters/--no-fail-on-dead-letters`` with this command's default."""
+    return click.option(
+        "--fail-on-dead-letters/--no-fail-on-dead-letters", default=default, show_default=True,
+        help="Exit 3 (instead of 0) when the job finished but some records were dead-lettered.",
+    )
+
+
+def exit_code_for(dead_letters: int, fail_on_dead_letters: bool) -> int:
+    """The exit code of a job that finished: 3 with dead letters when asked to fail on them, else 0."""
+    from packflow.constants import EXIT_DEAD_LETTERS, EXIT_OK
+
+    return EXIT_DEAD_LETTERS if dead_letters and fail_on_dead_letters else EXIT_OK
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level_option(default: str | None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--log-level`` (case-insensitive; parameter ``log_level``, upper-case or None)."""
+    return click.option(
+        "--log-level", default=default, show_default=default is not None,
+        type=click.Choice(LOG_LEVELS, case_sensitive=False),
+        callback=lambda _ctx, _param, value: value.upper() if value else None,
+        help="Level of the packflow logger" + ("." if default else " [default: WARNING]."),
+    )
