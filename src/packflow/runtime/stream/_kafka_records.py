@@ -19,10 +19,8 @@ from typing import Any
 
 from packflow.runtime.stream.base import Batch, Rejected
 
-try:  # the shared codec (big integers exact, NaN refused), once it is on main
-    from packflow.runtime.codec import decode as _loads  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - until then, the JSON codec every driver uses
-    from packflow.runtime._json import loads as _loads
+from packflow.runtime.codec import DecodeError
+from packflow.runtime.codec import decode as _loads
 
 __all__ = ["MessageDecoder", "input_id", "text_or_base64"]
 
@@ -64,7 +62,7 @@ def _rejected_value(value: Any, exc: Exception | None, want: str) -> Rejected:
     if value is None:
         return Rejected(None, "the message has no value (a tombstone); send JSON in the message value")
     if exc is not None:
-        return Rejected(value, f"the message value is not valid JSON ({exc}); send {want} per message")
+        return Rejected(value, f"the message value is not valid JSON: {exc}")
     return Rejected(value, f"the message value is not {want}")
 
 
@@ -86,7 +84,7 @@ class MessageDecoder:
             value = m.value()
             try:
                 record = _loads(value) if value is not None else None
-            except ValueError as exc:
+            except DecodeError as exc:
                 record = _rejected_value(value, exc, "one JSON object")
             if type(record) is not _DICT:
                 if type(record) is not Rejected:
@@ -102,7 +100,7 @@ class MessageDecoder:
         sources: list[Any] = []
         rejected = False
         for m in messages:
-            items = self._items(m)
+            items: Any = self._items(m)
             if type(items) is Rejected:
                 records.append(items)
                 sources.append((m, 0))
@@ -124,7 +122,7 @@ class MessageDecoder:
         value = m.value()
         try:
             items = _loads(value) if value is not None else None
-        except ValueError as exc:
+        except DecodeError as exc:
             return _rejected_value(value, exc, "a JSON array of records")
         if type(items) is not list:
             return _rejected_value(value, None, "a JSON array (batch input mode)")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from packflow.runtime.codec import dead_letter
 from packflow.runtime.deadletter import DeadLetter
 from packflow.runtime.stream._kafka import KafkaStartError, KafkaTransientError, ck, raise_for
 from packflow.runtime.stream._kafka_records import _loads, input_id
@@ -100,6 +101,7 @@ class KafkaSink(Sink):
             return self._produce_packed(batch, results)
         counts = SinkCounts()
         produce, topic = self._produce, self.output_topic
+        source: Any
         for source, result in zip(batch.sources, results):
             if type(result) is dict:
                 try:
@@ -124,6 +126,7 @@ class KafkaSink(Sink):
     def _produce_packed(self, batch: Batch, results: list[Any]) -> SinkCounts:
         counts = SinkCounts()
         groups: dict[int, tuple[list, list, list]] = {}
+        source: Any
         for source, result in zip(batch.sources, results):
             if type(result) is not dict:
                 self._dead(source, result)
@@ -170,7 +173,7 @@ class KafkaSink(Sink):
                 if source is None or exc.args[0].code() != ck.KafkaError.MSG_SIZE_TOO_LARGE:
                     raise_for(exc, f"producing to {topic!r}")
                 reason = f"the output ({len(value)} bytes) is larger than the producer's message.max.bytes"
-                self._dead(source, DeadLetter(None, "deliver", "MessageSizeTooLarge", reason))
+                self._dead(source, dead_letter(None, "deliver", "MessageSizeTooLarge", message=reason))
                 return False
 
     def _dead(self, source: Any, letter: DeadLetter) -> None:
@@ -212,6 +215,6 @@ def _packed_item(value: bytes | None, index: int) -> Any:
 
 
 def _encode_failure(output: Any, exc: Exception) -> DeadLetter:
-    message = f"the output is not JSON-serialisable ({exc}); return JSON-native values from transform_outputs"
-    return DeadLetter(repr(output), "encode", type(exc).__name__, message)
+    """The dead letter of an output that cannot be encoded (the message carries the input as received)."""
+    return dead_letter(None, "encode", exc)
 
