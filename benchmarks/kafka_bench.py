@@ -1,17 +1,20 @@
 """Events/s of ``packflow stream --kafka-bootstrap`` against a bare confluent-kafka loop, in the same run.
 
     .venv/bin/python benchmarks/kafka_bench.py [--records 100000] [--batch-size 1000] [--only record,packed,eos]
+        [--repeat 3] [--max-wait-ms 5]
 
 Starts librdkafka's mock cluster (``packflow.runtime.stream.kafka_mock``, one broker, loopback) in a
 child process. Inputs are pre-loaded; each consumer runs in its own process — ``packflow stream``
 with an identity backend, or the bare loop a user would write (consume → orjson decode → produce
-with the input's key and headers → flush → synchronous commit; in a transaction for ``eos``) — and
+with the input's key and headers plus an input-position header, as packflow writes → flush →
+synchronous commit; in a transaction for ``eos``) — and
 is timed from its first output to its last (polled on the output topic's watermarks), so
 interpreter start-up and the group join are not counted. Scenarios:
 
 * ``record`` — one message per record in, one per record out;
 * ``packed`` — 200 records per input message (``--input-mode batch``), one output message per batch
-  and partition (``--output-mode batch``); the bare loop produces one message per consumed batch;
+  and partition (``--output-mode batch``) carrying the records' input ids in a header; the bare
+  loop does the same (as the Redis benchmark's bare loop does);
 * ``eos``    — ``record`` with ``--exactly-once`` (one transaction per batch) vs the bare loop in a
   transaction; the ``record`` figures give the cost of exactly-once.
 
@@ -65,14 +68,20 @@ BARE = textwrap.dedent(
         if mode == "packed":
             groups = {}
             for m in msgs:
-                groups.setdefault(m.partition(), []).extend(orjson.loads(m.value()))
+                records = orjson.loads(m.value())
+                outputs, ids = groups.setdefault(m.partition(), ([], []))
+                outputs.extend(records)
+                prefix = "%s:%d:%d#" % (source, m.partition(), m.offset())
+                ids.extend(prefix + str(k) for k in range(len(records)))
                 last[m.partition()] = m.offset()
-            for part, records in groups.items():
-                p.produce(out, orjson.dumps(records), partition=part)
+            for part, (outputs, ids) in groups.items():
+                p.produce(out, orjson.dumps(outputs), partition=part, headers=[("ids", orjson.dumps(ids))])
         else:
             for m in msgs:
                 record = orjson.loads(m.value())
-                p.produce(out, orjson.dumps(record), m.key(), partition=m.partition(), headers=m.headers())
+                headers = m.headers() or []
+                headers.append(("input", "%s:%d:%d" % (source, m.partition(), m.offset())))
+                p.produce(out, orjson.dumps(record), m.key(), partition=m.partition(), headers=headers)
                 last[m.partition()] = m.offset()
         offsets = [TopicPartition(source, part, off + 1) for part, off in last.items()]
         if eos:
@@ -129,7 +138,9 @@ def timed(proc: subprocess.Popen, watch: Consumer, topic: str, partitions: int, 
             first = now
         if n >= expected:
             proc.wait(120)
-            return now - (first or now)
+            if first is None or now - first < 0.05:
+                raise RuntimeError(f"{topic}: outputs appeared too fast to time ({n} at the first poll); use more --records")
+            return now - first
         if proc.poll() is not None and count(watch, topic, partitions) < expected:
             raise RuntimeError(f"consumer exited early ({proc.returncode}) with {n}/{expected} outputs")
         time.sleep(0.01)
@@ -150,14 +161,15 @@ def run_one(name: str, mode: str, args: argparse.Namespace, workdir: Path) -> tu
         for side in ("bare", "pf"):
             source, out = f"{name}-in-{side}", f"{name}-out-{side}"
             if side == "bare":
-                proc = subprocess.Popen([sys.executable, "-c", BARE, bootstrap, source, out, "g-bare", mode, str(args.batch_size)], env=_env())
+                per_read = max(1, args.batch_size // packed)  # the same records per batch as packflow
+                proc = subprocess.Popen([sys.executable, "-c", BARE, bootstrap, source, out, "g-bare", mode, str(per_read)], env=_env())
                 expected = sent if mode != "packed" else -1
             else:
                 extra = {"record": [], "eos": ["--exactly-once"], "packed": ["--input-mode", "batch", "--output-mode", "batch"]}[mode]
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "packflow.cli", "stream", "bench_identity:Identity", "--kafka-bootstrap", bootstrap,
                      "--input-stream", source, "--output-stream", out, "--dead-letter-stream", "dead", "--group", "g-pf",
-                     "--batch-size", str(args.batch_size), "--max-wait-ms", "5", "--exit-when-idle", "3", *extra],
+                     "--batch-size", str(args.batch_size), "--max-wait-ms", str(args.max_wait_ms), "--exit-when-idle", "3", *extra],
                     cwd=workdir, env=_env(), stderr=subprocess.DEVNULL,
                 )  # fmt: skip
                 expected = expected_pf if expected_pf is not None else -1
@@ -191,6 +203,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--only", default="record,packed,eos")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per scenario; the median ratio is shown")
+    parser.add_argument("--max-wait-ms", type=float, default=5.0, help="packflow --max-wait-ms")
     args = parser.parse_args()
     labels = {"record": "one message per record", "packed": "200 records per input message", "eos": "--exactly-once, one message per record"}
     with tempfile.TemporaryDirectory() as tmp:
@@ -199,9 +213,11 @@ def main() -> None:
         print(f"{'scenario':42} {'packflow ev/s':>14} {'bare ev/s':>12} {'ratio':>7}")
         figures = {}
         for mode in args.only.split(","):
-            pf, bare = run_one(mode, mode, args, workdir)
+            runs = sorted((run_one(mode, mode, args, workdir) for _ in range(args.repeat)), key=lambda r: r[0] / r[1])
+            pf, bare = runs[len(runs) // 2]  # the run with the median ratio (the machine may be shared)
             figures[mode] = pf
-            print(f"{labels[mode]:42} {pf:14,.0f} {bare:12,.0f} {pf / bare:6.2f}x", flush=True)
+            spread = f"  (ratios {', '.join(f'{p / b:.2f}' for p, b in runs)})" if len(runs) > 1 else ""
+            print(f"{labels[mode]:42} {pf:14,.0f} {bare:12,.0f} {pf / bare:6.2f}x{spread}", flush=True)
         if "record" in figures and "eos" in figures:
             print(f"cost of --exactly-once: {figures['eos'] / figures['record']:.2f}x the at-least-once rate")
 

@@ -49,7 +49,7 @@ def _settings(opts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Any
     consumer = {
         **shared, "group.id": opts["group"], "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest" if opts["start_from"] == "begin" else "latest",
-        "isolation.level": "read_committed", "queued.min.messages": max(opts["max_pending"], opts["batch_size"]),
+        "isolation.level": "read_committed",
         **common, **_prefixed(user, "consumer."), "enable.auto.commit": False,
     }  # fmt: skip
     if str(user.get("enable.auto.commit", user.get("consumer.enable.auto.commit", "false"))).lower() == "true":

@@ -19,8 +19,9 @@ from typing import Any
 
 from packflow.runtime.stream.base import Batch, Rejected
 
-from packflow.runtime.codec import DecodeError
+from packflow.runtime.codec import DecodeError, decode_many
 from packflow.runtime.codec import decode as _loads
+from packflow.runtime.stream.codec import only_dicts
 
 __all__ = ["MessageDecoder", "input_id", "text_or_base64"]
 
@@ -66,6 +67,15 @@ def _rejected_value(value: Any, exc: Exception | None, want: str) -> Rejected:
     return Rejected(value, f"the message value is not {want}")
 
 
+def _decode_all(values: list) -> list | None:
+    """Every value decoded in one C loop when all are JSON objects; None to take the per-message path."""
+    try:
+        records = decode_many(values)
+    except (DecodeError, TypeError):  # an unreadable value or a tombstone (None)
+        return None
+    return records if only_dicts(records) else None
+
+
 class MessageDecoder:
     """Turns a list of consumed messages into a :class:`Batch` (records aligned with their sources)."""
 
@@ -77,6 +87,10 @@ class MessageDecoder:
         return self._packed(messages) if self.packed else self._records(messages)
 
     def _records(self, messages: list) -> Batch:
+        if self.meta_field is None:
+            fast = _decode_all([m.value() for m in messages])
+            if fast is not None:
+                return Batch(fast, messages, messages)
         records: list[Any] = []
         rejected = False
         meta = self.meta_field

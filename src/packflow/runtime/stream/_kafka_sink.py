@@ -61,6 +61,7 @@ class KafkaSink(Sink):
         self.producer = ck.Producer({**settings, "delivery.report.only.error": True, "on_delivery": self._on_delivery})
         self._partitions = {output_topic: 1, dead_letter_topic: 1}
         self._counted = SinkCounts()
+        self._prefixes: dict[int, str] = {}
         # A consumer asks for metadata without creating topics (a producer's request may create them).
         self._metadata = metadata if metadata is not None else self.producer
 
@@ -100,42 +101,59 @@ class KafkaSink(Sink):
         if self.batched:
             return self._produce_packed(batch, results)
         counts = SinkCounts()
-        produce, topic = self._produce, self.output_topic
-        source: Any
-        for source, result in zip(batch.sources, results):
-            if type(result) is dict:
-                try:
-                    value = dumps(result)
-                except TypeError as exc:
-                    self._dead(source, _encode_failure(result, exc))
-                    counts.dead_letters += 1
-                    counts.encode_failures += 1
-                    continue
-                m = source[0] if type(source) is tuple else source
-                headers = m.headers() or []
-                headers.append(("packflow.input", input_id(source)))
-                if produce(topic, value, m.key(), headers, m.partition(), source):
-                    counts.outputs += 1
-                else:
-                    counts.dead_letters += 1
-            else:
-                self._dead(source, result)
-                counts.dead_letters += 1
-        return counts
-
-    def _produce_packed(self, batch: Batch, results: list[Any]) -> SinkCounts:
-        counts = SinkCounts()
-        groups: dict[int, tuple[list, list, list]] = {}
+        topic, produce = self.output_topic, self.producer.produce
+        parts, by_input, prefixes = self._partitions[topic], self.by_input, self._prefixes
         source: Any
         for source, result in zip(batch.sources, results):
             if type(result) is not dict:
                 self._dead(source, result)
                 counts.dead_letters += 1
                 continue
+            try:
+                value = dumps(result)
+            except TypeError as exc:
+                self._dead(source, _encode_failure(result, exc))
+                counts.dead_letters += 1
+                counts.encode_failures += 1
+                continue
             m = source[0] if type(source) is tuple else source
-            outputs, ids, sources = groups.setdefault(m.partition(), ([], [], []))
+            p = m.partition()
+            prefix = prefixes.get(p) or self._prefix(m)
+            headers = m.headers() or []
+            headers.append(("packflow.input", f"{prefix}{m.offset()}" if m is source else input_id(source)))
+            key = m.key()
+            try:  # the hot path; a full queue or an oversized message take the slow one
+                produce(topic, value, key, p % parts if by_input or key is None else -1, headers=headers)
+            except (BufferError, ck.KafkaException):
+                if not self._produce(topic, value, key, headers, p, source):
+                    counts.dead_letters += 1
+                    continue
+            counts.outputs += 1
+        return counts
+
+    def _prefix(self, m: Any) -> str:
+        prefix = self._prefixes[m.partition()] = f"{m.topic()}:{m.partition()}:"
+        return prefix
+
+    def _produce_packed(self, batch: Batch, results: list[Any]) -> SinkCounts:
+        counts = SinkCounts()
+        groups: dict[int, tuple[list, list, list]] = {}
+        seen: dict[int, tuple[str, tuple[list, list, list]]] = {}  # id(message) -> (id prefix, its group)
+        numbers = _numbers(len(results))
+        source: Any
+        for source, result in zip(batch.sources, results):
+            if type(result) is not dict:
+                self._dead(source, result)
+                counts.dead_letters += 1
+                continue
+            m, index = source if type(source) is tuple else (source, None)
+            entry = seen.get(id(m))
+            if entry is None:
+                group = groups.setdefault(m.partition(), ([], [], []))
+                entry = seen[id(m)] = (f"{m.topic()}:{m.partition()}:{m.offset()}" + ("#" if index is not None else ""), group)
+            prefix, (outputs, ids, sources) = entry
             outputs.append(result)
-            ids.append(input_id(source))
+            ids.append(prefix if index is None else prefix + numbers[index])
             sources.append(source)
         for partition, (outputs, ids, sources) in groups.items():
             value, ids = self._encode_packed(outputs, ids, sources, counts)
@@ -203,6 +221,16 @@ class KafkaSink(Sink):
 
     def close(self) -> None:
         self.producer.flush(5)
+
+
+_NUMBERS: list[str] = []
+
+
+def _numbers(n: int) -> list[str]:
+    """``["0", "1", ...]`` with at least ``n`` items (cached: record indexes inside packed messages)."""
+    if len(_NUMBERS) < n:
+        _NUMBERS.extend(str(i) for i in range(len(_NUMBERS), max(n, 2 * len(_NUMBERS))))
+    return _NUMBERS
 
 
 def _packed_item(value: bytes | None, index: int) -> Any:

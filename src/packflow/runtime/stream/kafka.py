@@ -56,6 +56,7 @@ class KafkaSource(Source):
         self._opened = False
         self._assigned_once = False
         self._held: list = []  # messages consumed but not handed out yet (oldest first)
+        self._per_message = 0.0  # running mean of records per batch-packed message
         self._unsaved: dict[int, Any] = {}  # written offsets a rebalance refused to commit
         self._rebalancing = False
         self.join_timeout_s = 60.0
@@ -157,16 +158,28 @@ class KafkaSource(Source):
         suspect = any(t.suspect for t in self.tracked.values())
         if suspect and self._open is not None:
             return None  # a suspect record is never added to a batch: it starts the next one, alone
-        messages = self._take(max_records, block_ms, suspect)
+        count = self._message_count(max_records)
+        messages = self._take(count, block_ms, suspect)
         if not messages:
             return None
         if suspect:
             return self._read_solo(messages)
         batch = self.decoder.batch(messages)
-        self._mark_first(messages, max_records)
+        if self.decoder.packed:
+            seen = max(1.0, len(batch) / len(messages))
+            self._per_message = 0.8 * self._per_message + 0.2 * seen if self._per_message else seen
+        self._mark_first(messages, count)
         if self._open is None:
             self._open = batch
         return batch
+
+    def _message_count(self, max_records: int) -> int:
+        """Messages to ask for: one per record, or as many batch-packed ones as fit ``max_records``."""
+        if not self.decoder.packed:
+            return max_records
+        if not self._per_message:  # records per packed message unknown until the first read
+            return 1
+        return max(1, int(max_records / self._per_message))
 
     def _take(self, max_records: int, block_ms: int, suspect: bool) -> list:
         """Held messages first (in order), then newly consumed ones, up to ``max_records``."""
