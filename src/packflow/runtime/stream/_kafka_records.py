@@ -15,6 +15,7 @@ each record then gets ``record[field] = {"topic", "partition", "offset", "timest
 from __future__ import annotations
 
 import base64
+from itertools import chain, repeat
 from typing import Any
 
 from packflow.runtime.stream.base import Batch, Rejected
@@ -76,6 +77,21 @@ def _decode_all(values: list) -> list | None:
     return records if only_dicts(records) else None
 
 
+def _decode_arrays(messages: list) -> Batch | None:
+    """A packed batch built in C-level loops when every value is an array of objects; else None."""
+    try:
+        arrays = decode_many([m.value() for m in messages])
+    except (DecodeError, TypeError):
+        return None
+    if any(type(a) is not list for a in arrays):
+        return None
+    records = list(chain.from_iterable(arrays))
+    if not only_dicts(records):
+        return None
+    sources: list[Any] = list(chain.from_iterable(zip(repeat(m, len(a)), range(len(a))) for m, a in zip(messages, arrays)))
+    return Batch(records, sources, list(messages))
+
+
 class MessageDecoder:
     """Turns a list of consumed messages into a :class:`Batch` (records aligned with their sources)."""
 
@@ -110,6 +126,10 @@ class MessageDecoder:
         return Batch(records, messages, messages, has_rejected=rejected)
 
     def _packed(self, messages: list) -> Batch:
+        if self.meta_field is None:
+            fast = _decode_arrays(messages)
+            if fast is not None:
+                return fast
         records: list[Any] = []
         sources: list[Any] = []
         rejected = False

@@ -137,43 +137,46 @@ class KafkaSink(Sink):
 
     def _produce_packed(self, batch: Batch, results: list[Any]) -> SinkCounts:
         counts = SinkCounts()
-        groups: dict[int, tuple[list, list, list]] = {}
-        seen: dict[int, tuple[str, tuple[list, list, list]]] = {}  # id(message) -> (id prefix, its group)
+        groups: dict[int, tuple[list, list, list]] = {}  # input partition -> outputs, ids, positions
         numbers = _numbers(len(results))
+        last: Any = None
         source: Any
-        for source, result in zip(batch.sources, results):
+        prefix = ""
+        outputs: list = []
+        ids: list = []
+        positions: list = []
+        for j, (source, result) in enumerate(zip(batch.sources, results)):
             if type(result) is not dict:
                 self._dead(source, result)
                 counts.dead_letters += 1
                 continue
             m, index = source if type(source) is tuple else (source, None)
-            entry = seen.get(id(m))
-            if entry is None:
-                group = groups.setdefault(m.partition(), ([], [], []))
-                entry = seen[id(m)] = (f"{m.topic()}:{m.partition()}:{m.offset()}" + ("#" if index is not None else ""), group)
-            prefix, (outputs, ids, sources) = entry
+            if m is not last:  # records of one message are contiguous: look its group up once
+                last = m
+                outputs, ids, positions = groups.setdefault(m.partition(), ([], [], []))
+                prefix = f"{m.topic()}:{m.partition()}:{m.offset()}" + ("#" if index is not None else "")
             outputs.append(result)
             ids.append(prefix if index is None else prefix + numbers[index])
-            sources.append(source)
-        for partition, (outputs, ids, sources) in groups.items():
-            value, ids = self._encode_packed(outputs, ids, sources, counts)
+            positions.append(j)
+        for partition, (outputs, ids, positions) in groups.items():
+            value, ids = self._encode_packed(outputs, ids, positions, batch, counts)
             if ids:
                 self._produce(self.output_topic, value, None, [("packflow.inputs", dumps(ids))], partition, None)
                 counts.outputs += len(ids)
         return counts
 
-    def _encode_packed(self, outputs: list, ids: list, sources: list, counts: SinkCounts) -> tuple[bytes, list]:
+    def _encode_packed(self, outputs: list, ids: list, positions: list, batch: Batch, counts: SinkCounts) -> tuple[bytes, list]:
         try:
             return dumps(outputs), ids
         except TypeError:
             pass
         encoded, kept = [], []
-        for output, i, source in zip(outputs, ids, sources):
+        for output, i, j in zip(outputs, ids, positions):
             try:
                 encoded.append(dumps(output))
                 kept.append(i)
             except TypeError as exc:
-                self._dead(source, _encode_failure(output, exc))
+                self._dead(batch.sources[j], _encode_failure(output, exc))
                 counts.dead_letters += 1
                 counts.encode_failures += 1
         return b"[" + b",".join(encoded) + b"]", kept
