@@ -317,7 +317,7 @@ def test_numpy_missing_values_nan_for_floats_none_for_objects() -> None:
     mixed = get_preprocessor(BackendConfig(input_format="numpy", feature_names=["a", "b"], numpy_dtype="object"))(
         [{"a": "x", "b": 2}, {"a": "y"}])
     assert mixed.dtype == object and mixed.tolist() == [["x", 2], ["y", None]]
-    assert get_preprocessor(cfg)([]).shape == (0, 2)  # one column per feature (docs/migration.md, numpy-dtype)
+    assert get_preprocessor(cfg)([]).shape == (0, 2)  # one column per feature even when empty (docs/migration.md)
 
 
 def test_numpy_keeps_two_dimensions_for_list_values() -> None:
