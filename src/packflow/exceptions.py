@@ -9,6 +9,7 @@ __all__ = [
     "ArchiveError",
     "BackendAttributeError",
     "BackendModuleNotFoundError",
+    "BackendNotInitializedError",
     "BackendSourceNotFoundError",
     "ConfigurationError",
     "DecodeError",
@@ -17,6 +18,7 @@ __all__ = [
     "InferenceBackendLoadError",
     "InferenceBackendRuntimeError",
     "InferenceBackendValidationError",
+    "InputError",
     "InvalidRecordsError",
     "PackflowError",
     "PreprocessorInitError",
@@ -92,6 +94,10 @@ class ArchiveError(PackflowError):
     """An exported archive is unsafe, tampered with, or cannot be read."""
 
 
+class BackendNotInitializedError(InferenceBackendInitializationError, AttributeError):
+    """A backend subclass's ``__init__`` did not call ``super().__init__(**kwargs)``."""
+
+
 class DecodeError(PackflowError, ValueError):
     """Input is not JSON packflow accepts (invalid JSON, ``NaN``/``Infinity``, not UTF-8, not an object)."""
 
@@ -133,3 +139,11 @@ class ProjectExistsError(ProjectError, FileExistsError):
 
 class ProjectInvalidError(ProjectError, ValueError):
     """``packflow.yaml`` is invalid, or validation errors block an export."""
+
+
+class InputError(PackflowError, ValueError):
+    """The input record is wrong (a missing or mistyped field): the caller must fix it.
+
+    Raise it from ``transform_inputs`` (or any step) for a record the model cannot take; servers
+    answer it with a 4xx status (the client's fault), not a 5xx (the model's).
+    """

@@ -27,6 +27,8 @@ COMMANDS = {
     "serve": "packflow.cli.serve:serve",
     "stream": "packflow.cli.stream:stream",
     "replay": "packflow.cli.replay:replay",
+    "config": "packflow.cli.config:config",
+    "keygen": "packflow.cli.archive:keygen",
 }
 
 

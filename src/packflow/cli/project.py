@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from packflow.cli._common import fail, setup_logging
+from packflow.cli._common import fail, setup_logging, strict_config_option
 from packflow.constants import EXIT_CANNOT_START, EXIT_FAILURE
 from packflow.exceptions import PackflowError
 
@@ -50,16 +50,17 @@ def create(project_name: str | None, force: bool, description: str, project_vers
 @click.argument("project_path", default=".", type=click.Path(path_type=Path))
 @click.option("-v", "--verbose", is_flag=True, help="Show each check.")
 @click.option("--no-warnings", is_flag=True, help="Hide warnings.")
-def validate(project_path: Path, verbose: bool, no_warnings: bool) -> None:
+@strict_config_option
+def validate(project_path: Path, verbose: bool, no_warnings: bool, strict_config: bool) -> None:
     """Run all project validation checks and report results
 
     Checks files, requirements, metadata, that the backend loads, and check_io on the sample
-    inputs; exits 1 when any check fails.
+    inputs; exits 1 when any check fails (with --strict-config, also on unknown config keys).
     """
     from packflow.project import PackflowProject
 
     setup_logging()
-    report = PackflowProject(project_path).validate()
+    report = PackflowProject(project_path).validate(strict_config=strict_config)
     _print_report(report, verbose, no_warnings)
     if not report.valid:
         raise SystemExit(EXIT_FAILURE)
@@ -69,18 +70,21 @@ def validate(project_path: Path, verbose: bool, no_warnings: bool) -> None:
 
 @click.command()
 @click.argument("project_path", default=".", type=click.Path(path_type=Path))
-@click.option("-o", "--output-dir", default=".", type=click.Path(file_okay=False, path_type=Path),
-              help="Where to write the archive (default: the current directory).")
+@click.option("-o", "--output-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write the archive (default: dist/ inside the project, never exported itself).")
 @click.option("-v", "--verbose", is_flag=True, help="Show each validation check and the exported files.")
-@click.option("--with-wheels", is_flag=True, help="Bundle wheels of every requirement under wheels/ for offline installs.")
+@click.option("--with-wheels", is_flag=True, help="Bundle wheels of every requirement under wheels/ (and a CycloneDX SBOM) for offline installs.")
 @click.option("--platform", "platforms", multiple=True, help="Wheel platform tag to bundle for (repeatable); needs --with-wheels.")
 @click.option("--python-version", default=None, help="Python version (X.Y) to bundle wheels for; needs --with-wheels.")
-def export(project_path: Path, output_dir: Path, verbose: bool, with_wheels: bool,
-           platforms: tuple[str, ...], python_version: str | None) -> None:
+@click.option("--extras", default="", help="packflow extras to bundle too, e.g. 'serve,redis'; needs --with-wheels.")
+@click.option("--sign", "sign_key", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Sign the manifest with this private key (from 'packflow keygen').")
+def export(project_path: Path, output_dir: Path | None, verbose: bool, with_wheels: bool,
+           platforms: tuple[str, ...], python_version: str | None, extras: str, sign_key: Path | None) -> None:
     """Package the project as a distributable .zip archive.
 
-    Validates first, then writes <name>-<version>.zip: a reproducible archive with
-    packflow-manifest.json.
+    Validates first, then writes <name>-<version>.zip (in dist/ by default): a reproducible archive
+    with packflow-manifest.json, signed with --sign.
     """
     from packflow.project import PackflowProject
 
@@ -89,14 +93,28 @@ def export(project_path: Path, output_dir: Path, verbose: bool, with_wheels: boo
     report = project.validate()
     if verbose or not report.valid:
         _print_report(report, verbose, no_warnings=False)
+    wanted = tuple(e.strip() for e in extras.split(",") if e.strip())
     try:
-        archive = project.export(output_dir, with_wheels=with_wheels, platforms=platforms, python_version=python_version)
+        archive = project.export(output_dir, with_wheels=with_wheels, platforms=platforms, python_version=python_version,
+                                 extras=wanted, sign_key=sign_key)
     except (PackflowError, ImportError) as exc:
         fail(str(exc).splitlines()[0] if not report.valid else str(exc), EXIT_FAILURE)
     if not verbose:
         for warning in report.warnings:
             click.echo(f"{click.style('Warning:', fg='yellow')} {warning}")
+    else:
+        _print_contents(archive)
     click.echo(f"{click.style('Success:', fg='green')} Saved Package to {archive}")
+
+
+def _print_contents(archive: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(archive) as zf:
+        infos = zf.infolist()
+    click.echo(f"Files in {archive.name} ({len(infos)}):")
+    for info in infos:
+        click.echo(f"  {info.file_size:>12,}  {info.filename}")
 
 
 def _print_report(report, verbose: bool, no_warnings: bool) -> None:  # type: ignore[no-untyped-def]

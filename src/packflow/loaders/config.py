@@ -23,6 +23,7 @@ __all__ = [
     "SAMPLE_INPUTS_KEY",
     "apply_env_vars",
     "get_python_version",
+    "load_yaml_file",
     "normalize_archive_name",
 ]
 
@@ -74,22 +75,19 @@ class PackflowConfig(BaseModel):
     def from_project_path(cls, base_dir: str | Path) -> PackflowConfig:
         """Read and validate ``packflow.yaml`` in ``base_dir``."""
         path = Path(base_dir).resolve() / PACKAGING_CONFIG_NAME
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
+        if not path.exists():
             raise ProjectNotFoundError(
                 f"Not a packflow project: no {PACKAGING_CONFIG_NAME} in {path.parent}. "
                 "Run 'packflow create NAME' to start one."
-            ) from exc
-        except yaml.YAMLError as exc:
-            raise ProjectYAMLError(f"{path} is not valid YAML: {exc}") from exc
+            )
+        raw = load_yaml_file(path)
         if not isinstance(raw, dict):
             raise ProjectInvalidError(f"{path} must be a YAML mapping of keys such as name, version, inference_backend.")
         return cls.from_dict(_stringify_scalars(raw), source=str(path))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = PACKAGING_CONFIG_NAME) -> PackflowConfig:
-        """Validate a mapping, raising ``ProjectError`` that names each bad or unknown key."""
+        """Validate a mapping, raising ``ProjectInvalidError`` that names each bad or unknown key."""
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
@@ -153,6 +151,49 @@ class PackflowConfig(BaseModel):
         path = Path(base_dir).resolve() / REQUIREMENTS_TEXT_NAME
         path.write_text(f"packflow=={__version__}\n", encoding="utf-8")
         return path
+
+
+#: Most YAML nodes ``packflow.yaml`` may expand to, counting each alias use as a copy (an alias bomb
+#: of a few hundred bytes would otherwise expand to billions of values in validation or export).
+MAX_YAML_NODES = 100_000
+
+
+def load_yaml_file(path: Path) -> Any:
+    """The YAML value of ``path``, read safely; ``ProjectInvalidError`` (a ``ValueError``) naming the file on any problem.
+
+    Regular files only (a FIFO would hang), at most 16 MiB, UTF-8, nesting the parser can take,
+    and at most :data:`MAX_YAML_NODES` nodes once aliases are expanded.
+    """
+    from packflow.utils._files import read_text_file
+
+    text = read_text_file(str(path), str(path), ProjectInvalidError)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and _expanded_size(node, {}) > MAX_YAML_NODES:
+            raise ProjectInvalidError(
+                f"{path} expands to more than {MAX_YAML_NODES:,} values through YAML aliases (&anchor / *alias); "
+                "write the values out or use fewer aliases."
+            )
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ProjectYAMLError(f"{path} is not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise ProjectInvalidError(f"{path} nests YAML too deeply to be a project file.") from exc
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for with every alias expanded (memoised: linear in the document)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = MAX_YAML_NODES + 1  # a node that contains itself expands without end
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = min(total, MAX_YAML_NODES + 1)
+    return sizes[id(node)]
 
 
 def _stringify_scalars(raw: dict[str, Any]) -> dict[str, Any]:
