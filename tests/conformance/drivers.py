@@ -284,17 +284,14 @@ class Serve1Column(ServeColumn):
     name = "serve-1"
     workers = 1
     xfail = {
-        "mutates_inputs": "needs serve's batcher to pass fresh=codec.snapshot(records) to the Runner (item 10; "
-                          "one line in AsyncBatcher._run, after wt/serve)",
-        "hanging_record": "needs wt/serve: a hanging record must not freeze liveness (issue 10 item 1)",
-        "process_killing": "needs wt/serve: a killed worker is restarted, the others answered (issue 10 item 4)",
+        "process_killing": "needs serve to isolate a killer with --workers 1 too: today the backend runs in the "
+                           "server process (an engine child only with --workers > 1), so os._exit ends the server",
     }
 
 
 class Serve2Column(ServeColumn):
     name = "serve-2"
     workers = 2
-    xfail = Serve1Column.xfail
 
 
 # -- packflow stream on a real redis-server (a consumer process per scenario, restarted if killed) ----
@@ -303,11 +300,6 @@ class Serve2Column(ServeColumn):
 class StreamColumn(Driver):
     name = "stream"
     skip = {"hanging_record": "no per-record timeout: a hanging call blocks the consumer; its entries stay pending for another consumer"}
-    xfail = {
-        "process_killing": "needs wt/streamrun: redelivered entries run alone so only the killer is dead-lettered (item 4)",
-        "unencodable_output": "needs wt/streamrun: an encode dead letter holds the input as received, not repr(output) (item 10)",
-        "mutates_inputs": "needs wt/streamrun (record as received) and StreamDriver passing fresh= to the Runner (item 10)",
-    }
     MAX_DELIVERIES = 2
 
     def run(self, scenario: Scenario) -> Observed:

@@ -211,3 +211,8 @@ def test_snapshot_gives_fresh_copies_of_the_records_as_they_were():
     odd = [{"o": Fraction(1, 3)}]  # cannot be encoded: deep-copied instead
     copies = codec.snapshot(odd)(0, 1)
     assert copies == odd and copies[0] is not odd[0]
+
+
+def test_a_contract_violation_the_backend_found_is_named_like_the_runners_own():
+    exc = InferenceBackendRuntimeError("returned 0 records for 1", step="output-contract")
+    assert codec.dead_letter({}, "output-contract", exc).error_type == "OutputContractError"

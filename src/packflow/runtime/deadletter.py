@@ -8,7 +8,7 @@ from typing import Any
 
 from packflow.exceptions import InferenceBackendRuntimeError
 
-__all__ = ["DeadLetter", "dead_letter", "is_dead_letter"]
+__all__ = ["DeadLetter", "dead_letter", "error_type", "is_dead_letter"]
 
 #: The steps a dead letter can name: the four pipeline steps, the output contract, and a driver's
 #: ``decode`` (input that was not a JSON object), ``encode`` (output that could not be serialised) and
@@ -82,8 +82,20 @@ def dead_letter(
     if isinstance(error, DeadLetter):
         return DeadLetter(record, step, error.error_type, message or error.message, error.timestamp, source)
     if isinstance(error, BaseException):
-        cause = error.__cause__ if isinstance(error, InferenceBackendRuntimeError) else None
-        error_type = type(cause or error).__name__
-        text = message if message is not None else (str(error) or error_type)
-        return DeadLetter(record, step, error_type, text, source=source)
+        name = error_type(error)
+        text = message if message is not None else (str(error) or name)
+        return DeadLetter(record, step, name, text, source=source)
     return DeadLetter(record, step, error, message if message is not None else error, source=source)
+
+
+def error_type(exc: BaseException) -> str:
+    """The error type a dead letter names for ``exc``: for a pipeline step's
+    ``InferenceBackendRuntimeError``, the type of its cause; one the backend's own contract check
+    raised (no cause, step ``output-contract``) is ``OutputContractError``, the name the Runner's
+    count check uses."""
+    if isinstance(exc, InferenceBackendRuntimeError):
+        if exc.__cause__ is not None:
+            return type(exc.__cause__).__name__
+        if exc.step == "output-contract":
+            return "OutputContractError"
+    return type(exc).__name__
