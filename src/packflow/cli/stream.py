@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from packflow.cli._common import fail, setup_logging, start_or_exit, strict_config_option, with_strict_config
+from packflow.cli._kafka_options import kafka_options
 from packflow.cli._options import config_option, dead_letters_exit_option, exit_code_for, log_level_option
 from packflow.constants import EXIT_FAILURE
 from packflow.cli._common import trusted_key_option
@@ -66,16 +67,22 @@ def _install_signal_handlers(driver: Any) -> None:
 @strict_config_option
 @dead_letters_exit_option(default=False)
 @log_level_option(None)
+@kafka_options
 @start_or_exit
 def stream(target: str, **opts: Any) -> None:
-    """Run TARGET (project dir, .zip archive or module:Name) on a Redis Stream until stopped."""
+    """Run TARGET (project dir, .zip archive or module:Name) on a Redis Stream (or Kafka topic) until stopped."""
     setup_logging(opts["log_level"])
     from packflow.loaders.target import resolve_target
     from packflow.runtime import Runner
 
     backend = resolve_target(target).load(**with_strict_config(opts["backend_config"], opts["strict_config"]))
     runner = Runner(backend, max_batch_size=opts["batch_size"], max_wait_ms=opts["max_wait_ms"])
-    driver = _build_driver(runner, opts)
+    if opts["kafka_bootstrap"]:
+        from packflow.cli._kafka_options import build_kafka_driver
+
+        driver = build_kafka_driver(runner, opts)
+    else:
+        driver = _build_driver(runner, opts)
     _run(driver, opts)
 
 
