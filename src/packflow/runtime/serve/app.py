@@ -18,10 +18,12 @@ from packflow.loaders.target import Target
 from packflow.logger import get_logger
 from packflow.runtime.runner import Runner
 from packflow.runtime.serve.config import ServeConfig
-from packflow.runtime.serve.invoke import InvokeEndpoint
 from packflow.runtime.serve.metrics import ServeMetrics
-from packflow.runtime.serve.openapi import build_openapi
+from packflow.runtime.serve.openapi import OpenAPIDocument
+from packflow.runtime.serve.protocols import protocol_routes
+from packflow.runtime.serve.served import CheckedInvokeEndpoint, ServedModel
 from packflow.runtime.serve.state import BackendState
+from packflow.runtime.serve.v2 import InferEndpoint
 from packflow.runtime.serve.status import render_status_page
 
 __all__ = ["ServeApp", "create_app"]
@@ -37,12 +39,17 @@ class ServeApp:
         self.state = state
         self.metrics = metrics
         self.on_fatal = on_fatal
-        self.invoke = InvokeEndpoint(state, metrics)
+        self.invoke = CheckedInvokeEndpoint(state, metrics)
+        self.models = {state.name: ServedModel(state, metrics, self.invoke)}
+        self.infer = InferEndpoint(self.models, state.config.max_body_bytes)
         self.starlette = Starlette(routes=_routes(self), lifespan=lambda _app: self.lifespan())
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/invoke":
             await self.invoke(scope, receive, send)
+            return
+        if scope["type"] == "http" and (params := self.infer.path_params(scope["path"])) is not None:
+            await self.infer.dispatch(scope, receive, send, params)  # V2 infer: the other hot path
             return
         await self.starlette(scope, receive, send)
 
@@ -56,10 +63,21 @@ class ServeApp:
                 loop.call_soon_threadsafe(self.on_fatal, exc)
 
         self.state.start_loading(self._configure_runner, failed)
+        grpc_server = await self._start_grpc()
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(self.state.config.graceful_timeout_s)
             await self._drain()
+
+    async def _start_grpc(self) -> Any:
+        port = self.state.config.grpc_port
+        if port is None:
+            return None
+        from packflow.runtime.serve.grpc.server import start_grpc_server
+
+        return await start_grpc_server(self.models, self.state.config.host, port)
 
     def _configure_runner(self, runner: Runner) -> None:
         config, metrics, backend = self.state.config, self.metrics, runner.backend
@@ -87,7 +105,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def _routes(app: ServeApp) -> list[Route]:
     state, metrics = app.state, app.metrics
-    openapi = orjson.dumps(build_openapi(state.name, state.version))
+    openapi = OpenAPIDocument(state.name, state.version, app.invoke.schemas)
 
     async def live(_: Request) -> Response:
         return _json({"status": "live"})
@@ -115,14 +133,13 @@ def _routes(app: ServeApp) -> list[Route]:
         return HTMLResponse(text)
 
     async def openapi_json(_: Request) -> Response:
-        return Response(openapi, media_type=_JSON)
+        return Response(openapi.render(), media_type=_JSON)
 
     return [
+        *protocol_routes(app.models, state.config.max_body_bytes),
         Route("/", page, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
-        Route("/v2/health/live", live, methods=["GET"]),
-        Route("/v2/health/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         Route("/stats", stats, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -140,5 +157,12 @@ def create_app(
     ``on_fatal`` is called (on the event loop) if the backend cannot be loaded; the server
     launcher uses it to exit non-zero.
     """
+    if config.models:  # packflow serve NAME=TARGET [...]
+        from packflow.runtime.serve.models import MultiModelApp, resolve_models
+
+        targets = resolve_models(config.models)
+        if len(targets) > 1:
+            return MultiModelApp(config, targets, on_fatal)  # type: ignore[return-value]
+        target = target or targets[0]
     state = BackendState(config, target)
     return ServeApp(state, ServeMetrics(state.name, state.version), on_fatal)

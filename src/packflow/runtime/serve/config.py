@@ -36,6 +36,10 @@ class ServeConfig:
     read_timeout_s: float = 30.0
     log_level: str = "INFO"
     access_log: bool = False
+    #: Also serve the Open Inference Protocol over gRPC on this port (None: no gRPC; extra ``grpc``).
+    grpc_port: int | None = None
+    #: Several models (``NAME=TARGET`` or ``TARGET`` each); empty: serve ``target`` alone.
+    models: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         checks = [
@@ -49,6 +53,7 @@ class ServeConfig:
             ("max_queue", self.max_queue >= 1, ">= 1"),
             ("ready_timeout_s", self.ready_timeout_s > 0, "> 0"),
             ("read_timeout_s", self.read_timeout_s > 0, "> 0"),
+            ("grpc_port", self.grpc_port is None or 0 <= self.grpc_port <= 65535, "between 0 and 65535"),
         ]
         for name in _FLOAT_OPTIONS:
             value = getattr(self, name)
