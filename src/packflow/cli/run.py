@@ -23,8 +23,9 @@ from typing import IO, Any, BinaryIO, Iterator
 import click
 
 from packflow._text import plural
-from packflow.cli._common import fail, setup_logging
+from packflow.cli._common import _one_line_cause, fail, setup_logging, strict_config_option, with_strict_config
 from packflow.cli._options import config_option, dead_letters_exit_option, log_level_option, parse_backend_config
+from packflow.cli._common import trusted_key_option
 from packflow.constants import EXIT_CANNOT_START, EXIT_DEAD_LETTERS, EXIT_FAILURE, EXIT_OK
 from packflow.exceptions import ConfigurationError, PackflowError
 
@@ -36,6 +37,7 @@ SHOWN_REASONS = 5
 
 @click.command()
 @click.argument("target")
+@trusted_key_option
 @click.option("--input", "-i", "input_path", default="-", show_default=True,
               type=click.Path(exists=True, allow_dash=True),
               help="JSON lines or a JSON array of records; '-' reads stdin. With --engine ray|spark: a "
@@ -52,6 +54,7 @@ SHOWN_REASONS = 5
 @click.option("--max-wait-ms", default=50.0, show_default=True, type=click.FloatRange(min=0, max=3_600_000),
               help="On a pipe, flush a partial batch after waiting this long for more input (0: at once).")
 @config_option
+@strict_config_option
 @click.option("--on-error", type=click.Choice(["isolate", "fail"]), default="isolate", show_default=True,
               help="isolate: dead-letter only the failing records; fail: stop at the first failure (exit 1).")
 @dead_letters_exit_option(default=True)
@@ -63,13 +66,13 @@ SHOWN_REASONS = 5
 @click.option("--engine", type=click.Choice(["local", "ray", "spark"]), default="local", show_default=True,
               help="Run in this process, or on a Ray / Spark cluster (needs packflow[ray] / packflow[spark]).")
 def run(target: str, input_path: str, output_path: str, dead_letters_path: str | None, batch_size: int,
-        max_wait_ms: float, backend_config: dict[str, Any], on_error: str, fail_on_dead_letters: bool,
+        max_wait_ms: float, backend_config: dict[str, Any], strict_config: bool, on_error: str, fail_on_dead_letters: bool,
         progress: bool | None, metrics_path: str | None, log_level: str | None, engine: str) -> None:
     """Run TARGET (project directory, .zip archive or module:Name) over JSON records."""
     setup_logging(log_level)
     started = time.monotonic()
     _refuse_same_files(input_path, output_path, dead_letters_path)
-    backend_kwargs = backend_config
+    backend_kwargs = with_strict_config(backend_config, strict_config)
     if engine != "local":
         summary = _run_on_engine(engine, target, input_path, output_path, dead_letters_path, batch_size,
                                  backend_kwargs, on_error)
@@ -185,9 +188,7 @@ def _load_or_exit(target: str, backend_kwargs: dict[str, Any]) -> Any:
     try:
         return resolve_target(target).load(**backend_kwargs)
     except PackflowError as exc:
-        cause = exc.__cause__
-        detail = f" (caused by {type(cause).__name__}: {cause})" if cause is not None and str(cause) not in str(exc) else ""
-        fail(f"{exc}{detail}", EXIT_CANNOT_START)
+        fail(_one_line_cause(exc), EXIT_CANNOT_START)
 
 
 @contextlib.contextmanager
@@ -210,8 +211,13 @@ def _binary_out(path: str) -> Iterator[BinaryIO]:
         handle = open(path, "wb", buffering=1 << 20)
     except OSError as exc:
         fail(f"Cannot write --output {path!r}: {exc.strerror or exc}.", EXIT_CANNOT_START)
-    with handle:
-        yield handle
+    try:
+        with handle:
+            yield handle
+    except OSError as exc:  # ENOSPC, EIO...: usually seen when the buffer is flushed
+        if isinstance(exc, BrokenPipeError):
+            raise
+        fail(f"Cannot write --output {path!r}: {exc.strerror or exc}; the output is incomplete.", EXIT_FAILURE)
 
 
 def _silence_stdout() -> None:

@@ -12,9 +12,11 @@ from typing import Any
 
 import click
 
-from packflow.cli._common import fail, setup_logging, start_or_exit
+from packflow.cli._common import fail, setup_logging, start_or_exit, strict_config_option, with_strict_config
+from packflow.cli._kafka_options import kafka_options
 from packflow.cli._options import config_option, dead_letters_exit_option, exit_code_for, log_level_option
 from packflow.constants import EXIT_FAILURE
+from packflow.cli._common import trusted_key_option
 
 __all__ = ["stream"]
 
@@ -40,6 +42,7 @@ def _install_signal_handlers(driver: Any) -> None:
 
 @click.command("stream")
 @click.argument("target")
+@trusted_key_option
 @click.option("--redis-url", default="redis://127.0.0.1:6379/0", show_default=True, help="Redis to read from and write to.")
 @click.option("--input-stream", required=True, help="Stream to consume (entries: JSON in 'data', or fields as the record).")
 @click.option("--output-stream", required=True, help="Stream the outputs are appended to.")
@@ -61,18 +64,25 @@ def _install_signal_handlers(driver: Any) -> None:
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address the metrics server binds.")
 @click.option("--status/--no-status", default=None, help="Live status line [default: when stderr is a terminal].")
 @config_option
+@strict_config_option
 @dead_letters_exit_option(default=False)
 @log_level_option(None)
+@kafka_options
 @start_or_exit
 def stream(target: str, **opts: Any) -> None:
-    """Run TARGET (project dir, .zip archive or module:Name) on a Redis Stream until stopped."""
+    """Run TARGET (project dir, .zip archive or module:Name) on a Redis Stream (or Kafka topic) until stopped."""
     setup_logging(opts["log_level"])
     from packflow.loaders.target import resolve_target
     from packflow.runtime import Runner
 
-    backend = resolve_target(target).load(**opts["backend_config"])
+    backend = resolve_target(target).load(**with_strict_config(opts["backend_config"], opts["strict_config"]))
     runner = Runner(backend, max_batch_size=opts["batch_size"], max_wait_ms=opts["max_wait_ms"])
-    driver = _build_driver(runner, opts)
+    if opts["kafka_bootstrap"]:
+        from packflow.cli._kafka_options import build_kafka_driver
+
+        driver = build_kafka_driver(runner, opts)
+    else:
+        driver = _build_driver(runner, opts)
     _run(driver, opts)
 
 
