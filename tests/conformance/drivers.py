@@ -270,11 +270,7 @@ class Serve2Column(ServeColumn):
 class StreamColumn(Driver):
     name = "stream"
     skip = {"hanging_record": "no per-record timeout: a hanging call blocks the consumer; its entries stay pending for another consumer"}
-    xfail = {
-        "process_killing": "needs wt/streamrun: redelivered entries run alone so only the killer is dead-lettered (item 4)",
-        "unencodable_output": "needs wt/streamrun: an encode dead letter holds the input as received, not repr(output) (item 10)",
-        "mutates_inputs": "needs wt/streamrun (record as received) and StreamDriver passing fresh= to the Runner (item 10)",
-    }
+    xfail: ClassVar[dict[str, str]] = {}  # wt/streamrun: items 4 and 10 hold on stream
     MAX_DELIVERIES = 2
 
     def run(self, scenario: Scenario) -> Observed:
