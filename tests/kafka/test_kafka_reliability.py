@@ -218,3 +218,21 @@ def test_a_record_that_kills_the_process_is_dead_lettered_alone_after_restarts(k
     assert set(seen) == set(k.all_ids(topics[0], kafka.end_offsets(topics[0])))
     assert sum(seen.values()) == 400  # the innocent records around it were written exactly once
     assert all(not meta for _off, meta in kafka.committed("g", topics[0]).values())  # suspect span cleared
+
+
+def test_commits_timing_out_lose_nothing(kafka, k, processes):
+    """OffsetCommit failing (the first batch's delivery mark, then acks): read records are given back, not skipped."""
+    if kafka.mock is None:
+        pytest.skip("injecting request errors needs the mock cluster's control channel")
+    topics = _topics(kafka)
+    kafka.fill(topics[0], 3_000)
+    kafka.command("errors 8 7 30")  # the next 30 OffsetCommit requests fail with REQUEST_TIMED_OUT
+    proc = k.stream_cli(kafka, "stream_backends:Poison", *_args(topics), "--batch-size", "100", "--exit-when-idle", "2")
+    processes.append(proc)
+    code, err = _finish(proc)
+    assert code == 0, err
+    assert "broker unavailable" in err and "broker retries" in err  # the failures did happen and were retried
+    seen, _, _ = _seen(kafka, k, topics)
+    assert set(seen) == set(k.all_ids(topics[0], kafka.end_offsets(topics[0])))  # nothing skipped
+    assert sum(seen.values()) - 3_000 <= 100
+    assert {p: off for p, (off, _) in kafka.committed("g", topics[0]).items()} == kafka.end_offsets(topics[0])
