@@ -43,6 +43,20 @@ def per_op(func: Any, number: int, repeat: int) -> float:
     return median(timeit.repeat(func, number=number, repeat=repeat)) / number
 
 
+def _quality_cost(to_numpy: Any, rows: list) -> dict[str, float]:
+    """The numpy workload with and without the data-quality counting, interleaved (same run, same load)."""
+    from packflow import BackendConfig
+    from packflow.backend.preprocessors import get_preprocessor
+
+    bare = get_preprocessor(BackendConfig(input_format="numpy", feature_names=NUMPY_FEATURES))
+    bare._plan.clean = lambda records: None  # the clean path minus its data-quality update
+    with_q, without_q = [], []
+    for _ in range(9):
+        with_q.append(per_op(lambda: to_numpy(rows), 20, 3))
+        without_q.append(per_op(lambda: bare(rows), 20, 3))
+    return {"numpy_1000_quality_s": median(with_q), "numpy_1000_no_quality_s": median(without_q)}
+
+
 def main() -> None:
     from packflow import BackendConfig, InferenceBackend
     from packflow.backend.preprocessors import get_preprocessor
@@ -72,6 +86,7 @@ def main() -> None:
         out["bare_numpy_1000_s"] = per_op(lambda: np.array([[r[f] for f in names] for r in flat]), max(1, int(50 * scale)), 7)
         check = to_numpy(rows)
         assert check.tolist() == np.array([[r[f] for f in names] for r in flat]).tolist()
+        out.update(_quality_cost(to_numpy, rows))
     print(json.dumps(out))
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AbstractBackendError",
     "ArchiveError",
+    "BackendAttributeError",
+    "BackendModuleNotFoundError",
+    "BackendNotInitializedError",
+    "BackendSourceNotFoundError",
     "ConfigurationError",
     "DecodeError",
     "EncodeError",
@@ -13,10 +18,15 @@ __all__ = [
     "InferenceBackendLoadError",
     "InferenceBackendRuntimeError",
     "InferenceBackendValidationError",
+    "InputError",
+    "InvalidRecordsError",
     "PackflowError",
     "PreprocessorInitError",
     "PreprocessorRuntimeError",
     "ProjectError",
+    "ProjectExistsError",
+    "ProjectInvalidError",
+    "ProjectNotFoundError",
     "UnknownPreprocessorError",
 ]
 
@@ -84,9 +94,56 @@ class ArchiveError(PackflowError):
     """An exported archive is unsafe, tampered with, or cannot be read."""
 
 
+class BackendNotInitializedError(InferenceBackendInitializationError, AttributeError):
+    """A backend subclass's ``__init__`` did not call ``super().__init__(**kwargs)``."""
+
+
 class DecodeError(PackflowError, ValueError):
     """Input is not JSON packflow accepts (invalid JSON, ``NaN``/``Infinity``, not UTF-8, not an object)."""
 
 
 class EncodeError(PackflowError, TypeError):
     """A value cannot be encoded as JSON (an unsupported type, a non-string key that cannot be converted)."""
+
+
+# -- typed errors that are also what packflow 0.4.1 raised (docs/migration.md) -------------------
+
+
+class AbstractBackendError(InferenceBackendLoadError, TypeError):
+    """A loader found an abstract backend class (0.4.1 raised ``TypeError`` instantiating it)."""
+
+
+class BackendModuleNotFoundError(InferenceBackendLoadError, ModuleNotFoundError):
+    """``ModuleLoader`` found no installed module of the target's name."""
+
+
+class BackendSourceNotFoundError(PackflowError, FileNotFoundError):
+    """``LocalLoader`` found no ``.py`` file for the target (``load()`` wraps it in a load error)."""
+
+
+class BackendAttributeError(PackflowError, AttributeError):
+    """``LocalLoader``: the module has no attribute of the target's name (``load()`` wraps it)."""
+
+
+class InvalidRecordsError(PackflowError, ValueError):
+    """A value passed as records is not a list of dicts."""
+
+
+class ProjectNotFoundError(ProjectError, FileNotFoundError):
+    """A project's ``packflow.yaml`` (or a named template) does not exist."""
+
+
+class ProjectExistsError(ProjectError, FileExistsError):
+    """``create`` was asked to write into an existing directory without ``force``."""
+
+
+class ProjectInvalidError(ProjectError, ValueError):
+    """``packflow.yaml`` is invalid, or validation errors block an export."""
+
+
+class InputError(PackflowError, ValueError):
+    """The input record is wrong (a missing or mistyped field): the caller must fix it.
+
+    Raise it from ``transform_inputs`` (or any step) for a record the model cannot take; servers
+    answer it with a 4xx status (the client's fault), not a 5xx (the model's).
+    """

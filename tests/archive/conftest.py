@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import subprocess
 import json
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable
 
 import pytest
@@ -75,3 +78,39 @@ def exported(tmp_path: Path) -> tuple[PackflowProject, Path]:
     """A template project and its exported archive."""
     project = PackflowProject.create("demo", parent_dir=tmp_path / "src", config_data={"description": "d"})
     return project, project.export(tmp_path / "dist")
+
+@pytest.fixture(scope="session")
+def packflow_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``packflow_cli(*args, env=None, cwd=None, timeout=180)``: run the real ``packflow`` script in a subprocess."""
+    import os
+    import sys
+
+    def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        full = {**os.environ, **(env or {})}
+        script = str(Path(sys.executable).with_name("packflow"))
+        return subprocess.run([script, *args], capture_output=True, text=True, env=full, cwd=cwd, timeout=timeout)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def kit() -> SimpleNamespace:
+    """GOOD_FILES, manifest_for and the helpers of ``_kit.py`` (tests cannot import conftest under importlib mode)."""
+    spec = importlib.util.spec_from_file_location("packflow_archive_test_kit", Path(__file__).with_name("_kit.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return SimpleNamespace(GOOD_FILES=GOOD_FILES, manifest_for=manifest_for, assert_refused=module.assert_refused,
+                           extracted_dirs=module.extracted_dirs, make_wheel=module.make_wheel,
+                           RecordingServer=module.RecordingServer)
+
+
+@pytest.fixture
+def recording_server(kit: SimpleNamespace):  # type: ignore[no-untyped-def]
+    """A local HTTP server that records every request made to it (stopped after the test)."""
+    server = kit.RecordingServer()
+    try:
+        yield server
+    finally:
+        server.close()

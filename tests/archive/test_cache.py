@@ -1,4 +1,4 @@
-"""Loading from an archive: extraction into a cache keyed by SHA-256, reuse, repair, concurrency."""
+"""Loading from an archive: extraction into a cache keyed by the manifest's SHA-256, reuse, repair, concurrency."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import subprocess
 import sys
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,10 @@ from packflow.loaders.base import InferenceBackendLoader
 from packflow.loaders.target import resolve_target
 
 
-def test_extracts_into_cache_keyed_by_sha256(exported, private_cache: Path) -> None:
+def test_extracts_into_cache_keyed_by_manifest_sha256(exported, private_cache: Path) -> None:
     project, archive = exported
     root = extract_verified(archive)
-    sha = hashlib.sha256(archive.read_bytes()).hexdigest()
+    sha = hashlib.sha256(zipfile.ZipFile(archive).read("packflow-manifest.json")).hexdigest()
     assert archive_cache_dir() == private_cache / "archives"
     assert root == private_cache / "archives" / sha
     for name, path in project.files().items():

@@ -87,9 +87,9 @@ def test_round_trip_offline_install_and_run(tmp_path: Path) -> None:
     assert "Success: Installed the requirements" in installed.stdout
 
     python = str(venv / "bin" / "python")
-    outside = _run(python, "-c", "import packflow, numpy; print(packflow.__file__)", cwd=tmp_path).stdout
+    outside = _run(python, "-c", "import packflow, numpy; print(packflow.__file__)", cwd=tmp_path, env=_clean_env({})).stdout
     assert str(venv) in outside  # packflow comes from the installed wheel, not from this checkout
-    ran = _run(python, "-c", RUN_FROM_ARCHIVE, str(archive), json.dumps(SAMPLES), env=offline, cwd=tmp_path)
+    ran = _run(python, "-c", RUN_FROM_ARCHIVE, str(archive), json.dumps(SAMPLES), env=_clean_env(offline), cwd=tmp_path)
     expected = project.load_backend()(SAMPLES)
     assert json.loads(ran.stdout) == expected
     assert expected[0] == {"word_count": 4, "mean_word_length": 4.0}
@@ -115,3 +115,76 @@ def test_install_with_a_missing_wheel_names_it(tmp_path: Path) -> None:
     archive = write_archive(tmp_path / "partial-0.1.0.zip", files, manifest)
     with pytest.raises(ArchiveError, match=r"No bundled wheel satisfies .*(numpy|pydantic|click|pyyaml)"):
         install_archive(archive, tmp_path / "venv")
+
+
+def _clean_env(extra: dict[str, str]) -> dict[str, str]:
+    """The environment without PYTHONPATH (so a fresh venv imports what it installed), plus ``extra``."""
+    return {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **extra}
+
+
+def _wait_ready(port: int, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError("serve did not become ready")
+
+
+@pytest.mark.slow
+def test_sign_carry_verify_install_offline_then_serve(tmp_path: Path, kit, packflow_cli, recording_server) -> None:
+    """keygen → export --with-wheels --extras serve --sign → verify -v --trusted-key → install with no network
+    (dead proxy, pip env/config aimed at a recording server) → serve from the new venv → POST /invoke."""
+    import socket
+    import urllib.request
+
+    pytest.importorskip("cyclonedx")
+    assert packflow_cli("keygen", str(tmp_path / "release")).returncode == 0
+    _run(PACKFLOW, "create", "word-count", "-d", str(tmp_path))
+    root = tmp_path / "word-count"
+    (root / "inference.py").write_text(EDITED_BACKEND)
+    # cryptography checks the signature on the air-gapped side (what `--extras sign` bundles once installed)
+    (root / "requirements.txt").write_text(f"packflow=={__version__}\nnumpy\ncryptography\n")
+    _run(PACKFLOW, "export", str(root), "--with-wheels", "--extras", "serve", "--sign", str(tmp_path / "release"))
+    archive = root / "dist" / "word_count-0.1.0.zip"
+    carried = tmp_path / "usb" / archive.name  # across the air gap
+    carried.parent.mkdir()
+    carried.write_bytes(archive.read_bytes())
+
+    pub = str(tmp_path / "release.pub")
+    verified = _run(PACKFLOW, "verify", str(carried), "-v", "--trusted-key", pub)
+    assert "signature valid, key trusted" in verified.stdout and "SBOM:     CycloneDX 1.5:" in verified.stdout
+    sbom = json.loads(__import__("zipfile").ZipFile(carried).read("sbom.cdx.json"))
+    names = {c["name"].lower() for c in sbom["components"]}
+    assert {"packflow", "numpy", "starlette", "uvicorn", "cryptography"} <= names
+    assert all(c["hashes"][0]["alg"] == "SHA-256" and len(c["hashes"][0]["content"]) == 64 for c in sbom["components"])
+
+    offline = _clean_env({**recording_server.offline_env(tmp_path / "home"), "PACKFLOW_TRUSTED_KEYS": pub})
+    venv = tmp_path / "airgap-venv"
+    installed = packflow_cli("install", str(carried), "--target-venv", str(venv), env=offline, timeout=600)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([str(venv / "bin" / "packflow"), "serve", str(carried), "--port", str(port),
+                             "--trusted-key", pub], env=offline, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=tmp_path)
+    try:
+        _wait_ready(port, proc)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invoke", data=json.dumps(SAMPLES[0]).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.loads(response.read()) == {"word_count": 4, "mean_word_length": 4.0}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert recording_server.requests == []

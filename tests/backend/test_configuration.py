@@ -36,7 +36,10 @@ def _override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: Any, raw
 
 def test_defaults_match_packflow_04() -> None:
     config = BackendConfig()
-    assert config.model_dump() == {
+    added = {"numpy_dtype": None, "feature_dtypes": {}, "required_fields": [], "strict_config": False}
+    dumped = config.model_dump()
+    assert {k: dumped.pop(k) for k in added} == added  # new fields, all off by default
+    assert dumped == {
         "verbose": False,
         "input_format": InputFormats.RECORDS,
         "rename_fields": {},

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from packflow.backend.configuration import BackendConfig
@@ -102,6 +102,12 @@ def ref_numpy_cell(record: dict, field: str, delim: str) -> Any:
     return ref_flatten(record, delim, False).get(field)
 
 
+def _renames_clash(renames: dict) -> bool:
+    """Two sources onto one target, or a target that is itself renamed."""
+    targets = list(renames.values())
+    return len(set(targets)) < len(targets) or any(t in renames and renames[t] != t for t in targets)
+
+
 def ref_collisions(obj: dict, delim: str) -> bool:
     return any(delim in k or (isinstance(v, dict) and ref_collisions(v, delim)) for k, v in obj.items())
 
@@ -135,6 +141,7 @@ def _same(a: Any, b: Any) -> bool:
 def test_records_flatten_mode_matches_reference(records: list, features: list, lists: bool, delim: str, renames: dict) -> None:
     features = [f.replace(".", delim) for f in features]
     renames = {k.replace(".", delim): v for k, v in renames.items()}
+    assume(not _renames_clash(renames))  # clashing renames are a ConfigurationError: tests/backend/test_fields.py
     cfg = BackendConfig(flatten_nested_inputs=True, flatten_lists=lists, feature_names=features, nested_field_delimiter=delim, rename_fields=renames)
     try:
         expected = [ref_records(r, cfg) for r in records]
@@ -157,7 +164,7 @@ def test_every_flattened_key_is_found_by_both_preprocessors(data: st.DataObject,
     expected = [{f: flat[f] for f in features if flat.get(f) is not None} for flat in flats]
     assert _same(RecordsPreprocessor(cfg)(records), expected)
     if not lists:
-        numpy_cfg = BackendConfig(input_format="numpy", feature_names=features, nested_field_delimiter=delim)
+        numpy_cfg = BackendConfig(input_format="numpy", feature_names=features, nested_field_delimiter=delim, numpy_dtype="object")
         array = NumpyPreprocessor(numpy_cfg)(records)
         for row, record in zip(array.tolist(), records):
             for got, name in zip(row, features):
@@ -180,6 +187,7 @@ def test_records_flatten_everything_matches_reference(records: list, lists: bool
 
 @given(RECORDS, PATHS, st.dictionaries(st.sampled_from(["a", "b.c", "c.0", "a.b"]), st.sampled_from(["r1", "r.2", "b", "a.b"]), max_size=2))
 def test_records_direct_mode_matches_reference(records: list, features: list, renames: dict) -> None:
+    assume(not _renames_clash(renames))
     cfg = BackendConfig(feature_names=features, rename_fields=renames, ignore_delimiter_collisions=True)
     assert _same(RecordsPreprocessor(cfg)(records), [ref_records(r, cfg) for r in records])
 
@@ -200,26 +208,41 @@ def test_records_direct_mode_rejects_delimiter_collisions_unless_ignored(records
 @given(RECORDS, PATHS, DELIMITED)
 def test_numpy_matches_reference(records: list, features: list, delim: str) -> None:
     features = [f.replace(".", delim) for f in features]
-    cfg = BackendConfig(input_format="numpy", feature_names=features, nested_field_delimiter=delim)
     try:
         expected = [[ref_numpy_cell(r, f, delim) for f in features] for r in records]
     except Collision:
         return
+    cfg = BackendConfig(input_format="numpy", feature_names=features, nested_field_delimiter=delim, numpy_dtype="object")
     array = NumpyPreprocessor(cfg)(records)
-    assert array.shape == (len(records), len(features))
-    present = [v for row in expected for v in row if v is not None]
-    if len(present) < array.size and all(type(v) in (int, float) for v in present):
-        assert array.dtype == np.float64  # missing numeric values become NaN
+    assert array.shape == (len(records), len(features)) and array.dtype == object
     for got_row, want_row in zip(array.tolist(), expected):
         for got, want in zip(got_row, want_row):
-            if want is None:
-                assert got is None or (isinstance(got, float) and math.isnan(got))
-            elif array.dtype.kind == "U":
-                assert got == str(want)
-            elif array.dtype == object:
-                assert _same(got, want)
-            else:
-                assert got == want
+            assert got is None if want is None else _same(got, want)
+
+
+def _numeric(value: Any) -> bool:
+    return type(value) in (int, float, bool)
+
+
+@given(RECORDS, PATHS, DELIMITED)
+def test_numpy_default_is_float64_whatever_the_batch_holds(records: list, features: list, delim: str) -> None:
+    features = [f.replace(".", delim) for f in features]
+    try:
+        expected = [[ref_numpy_cell(r, f, delim) for f in features] for r in records]
+    except Collision:
+        return
+    to_array = NumpyPreprocessor(BackendConfig(input_format="numpy", feature_names=features, nested_field_delimiter=delim))
+    bad = [(i, features[j]) for i, row in enumerate(expected) for j, v in enumerate(row) if v is not None and not _numeric(v)]
+    if bad:
+        with pytest.raises(PreprocessorRuntimeError) as info:
+            to_array(records)
+        assert (info.value.record_index, info.value.field) == bad[0]
+        return
+    array = to_array(records)
+    assert array.dtype == np.float64 and array.shape == (len(records), len(features))
+    for got_row, want_row in zip(array.tolist(), expected):
+        for got, want in zip(got_row, want_row):
+            assert math.isnan(got) if want is None else got == float(want) or (math.isnan(got) and math.isnan(want))
 
 
 @given(RECORDS)
@@ -287,17 +310,18 @@ def test_numpy_honours_renames_and_nested_paths() -> None:
     assert array.dtype == np.float64 and array.tolist() == [[80, 1.5], [443, 2]]
 
 
-def test_numpy_missing_values_nan_for_numbers_none_for_objects() -> None:
+def test_numpy_missing_values_nan_for_floats_none_for_objects() -> None:
     cfg = BackendConfig(input_format="numpy", feature_names=["a", "b"])
     numeric = get_preprocessor(cfg)([{"a": 1, "b": 2}, {"a": 3}, {"a": None, "b": 4}])
     assert numeric.dtype == np.float64 and np.isnan(numeric[1, 1]) and np.isnan(numeric[2, 0])
-    mixed = get_preprocessor(cfg)([{"a": "x", "b": 2}, {"a": "y"}])
+    mixed = get_preprocessor(BackendConfig(input_format="numpy", feature_names=["a", "b"], numpy_dtype="object"))(
+        [{"a": "x", "b": 2}, {"a": "y"}])
     assert mixed.dtype == object and mixed.tolist() == [["x", 2], ["y", None]]
-    assert get_preprocessor(cfg)([]).shape == (0, 2)
+    assert get_preprocessor(cfg)([]).shape == (0, 2)  # one column per feature even when empty (docs/migration.md)
 
 
 def test_numpy_keeps_two_dimensions_for_list_values() -> None:
-    cfg = BackendConfig(input_format="numpy", feature_names=["a", "b"])
+    cfg = BackendConfig(input_format="numpy", feature_names=["a", "b"], numpy_dtype="object")
     array = get_preprocessor(cfg)([{"a": [1, 2], "b": [3, 4]}, {"a": [1], "b": 2}])
     assert array.shape == (2, 2) and array[0, 0] == [1, 2]
 

@@ -80,3 +80,10 @@ def test_status_columns_keep_every_row(ray_session, poisoned, identity_project):
     statuses = [r["_packflow_status"] for r in rows]
     assert [i for i, s in enumerate(statuses) if s == "dead_letter"] == sorted(bad)
     assert all(rows[i]["_packflow_dead_letter"] is None for i in range(len(rows)) if i not in bad)
+
+
+def test_an_actor_pool_larger_than_the_cluster_is_refused_not_left_waiting(ray_session, records, identity_project):
+    ds = ray_session.data.from_arrow(pa.Table.from_pylist(records[:10]))
+    with pytest.raises(ray_data.ActorPoolTooLargeError, match=r"concurrency=4, num_cpus=1\) needs 4 CPUs .* has 2"):
+        ray_data.map_dataset(ds, identity_project, concurrency=4, num_cpus=1)
+    assert isinstance(ray_data.ActorPoolTooLargeError("x"), ValueError)

@@ -17,7 +17,7 @@ from packflow.project import PackflowProject
 from packflow.project import template as template_module
 
 TEMPLATE_FILES = {"inference.py", "packflow.yaml", "requirements.txt", "README.md", "MODEL_CARD.md",
-                  "LICENSE.txt", "test_inference.py", "sample_inputs.jsonl"}
+                  "LICENSE.txt", "test_inference.py", "sample_inputs.jsonl", ".gitignore"}
 
 
 def test_create_writes_the_template(tmp_path: Path) -> None:

@@ -112,6 +112,6 @@ def test_cli_export(project: PackflowProject, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["export", str(project.base_dir), "-o", str(out), "-v"])
     assert result.exit_code == 0, result.output
     assert "✓ inference:Backend loads" in result.output
-    assert f"Success: Saved package to {out.resolve() / 'demo_proj-0.1.0.zip'}" in result.output
+    assert f"Success: Saved Package to {out.resolve() / 'demo_proj-0.1.0.zip'}" in result.output
     missing = CliRunner().invoke(cli, ["export", str(tmp_path / "nothing")])
     assert missing.exit_code == 1 and "packflow.yaml' is missing" in missing.output

@@ -29,7 +29,7 @@ def test_clean_project_has_no_errors_or_warnings(project: PackflowProject) -> No
 @pytest.mark.parametrize(
     ("breakage", "expected"),
     [
-        (lambda r: (r / "packflow.yaml").unlink(), "Required file 'packflow.yaml' is missing"),
+        (lambda r: (r / "packflow.yaml").unlink(), "required file 'packflow.yaml' is missing"),
         (lambda r: (r / "requirements.txt").unlink(), "Required file 'requirements.txt' is missing"),
         (lambda r: (r / "requirements.txt").write_text("numpy\n# packflow\n"), "'packflow' is not listed in requirements.txt"),
         (lambda r: (r / "inference.py").unlink(), "Backend file 'inference.py'"),

@@ -63,6 +63,8 @@ def test_a_wide_integer_stays_an_int_on_decode_and_encode():
 def test_wide_integers_survive_decode_many_and_decode_record():
     lines = [b'{"a": 1}', b'{"id": 18446744073709551616}']
     assert codec.decode_many(lines) == [{"a": 1}, {"id": WIDE}]
+    assert codec.decode_many([line.decode() for line in lines]) == [{"a": 1}, {"id": WIDE}]
+    assert codec.decode_many(["[1]", b"2"]) == [[1], 2]
     assert codec.decode_record(lines[1]) == {"id": WIDE}
 
 

@@ -74,7 +74,7 @@ def test_records_to_ndarray() -> None:
     assert array.tolist() == [[1, 2], [3, 4]]
     assert records_to_ndarray([{"a": 1}], ["a"], dtype="float32").dtype == np.float32
     assert records_to_ndarray([{"a_b": 1}, {"a": {"b": 2}}], ["a_b"], delimiter="_").tolist() == [[1], [2]]
-    with pytest.raises(ValueError, match="list of dicts, got dict"):
+    with pytest.raises(ValueError, match="must be a list of dictionaries; got dict"):
         records_to_ndarray({"a": 1}, ["a"])  # type: ignore[arg-type]
 
 

@@ -1,4 +1,9 @@
-"""Extract a verified archive into a cache directory keyed by the archive's SHA-256, atomically."""
+"""Extract a verified archive into a private cache keyed by its manifest's SHA-256, atomically.
+
+Every load reads the manifest (and signature) from the archive itself, never from the cache, and
+checks the whole extracted tree against it (:mod:`packflow.archive.tree`); a tree that differs is
+discarded and extracted again, so planted or changed files are never imported.
+"""
 
 from __future__ import annotations
 
@@ -6,107 +11,142 @@ import os
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 
-from packflow.archive.manifest import FileEntry, Manifest, hash_file
+from packflow.archive.manifest import FileEntry, hash_stream
 from packflow.archive.safety import ArchiveLimits
-from packflow.archive.verify import check_structure, mismatch, open_archive
+from packflow.archive.signing import trust_policy
+from packflow.archive.tree import check_private_dir, tree_problems
+from packflow.archive.verify import Listing, check_structure, mismatch, open_archive
 from packflow.constants import MANIFEST_NAME
 from packflow.exceptions import ArchiveError
 from packflow.logger import get_logger
 
 __all__ = ["CACHE_DIR_ENV", "archive_cache_dir", "extract_verified"]
 
-#: Root of packflow's cache; archives are extracted into ``$PACKFLOW_CACHE_DIR/archives/<sha256>``.
+#: Root of packflow's cache; archives are extracted into ``$PACKFLOW_CACHE_DIR/archives/<digest>``.
 CACHE_DIR_ENV = "PACKFLOW_CACHE_DIR"
 _logger = get_logger("archive")
 
 
 def archive_cache_dir() -> Path:
-    """``$PACKFLOW_CACHE_DIR/archives``, else ``$XDG_CACHE_HOME/packflow/archives`` (``~/.cache`` by default)."""
+    """``$PACKFLOW_CACHE_DIR/archives``, else ``$XDG_CACHE_HOME/packflow/archives``, as an absolute path.
+
+    A relative ``PACKFLOW_CACHE_DIR`` is resolved against the working directory here, once, so
+    later steps that run elsewhere (pip in the extracted tree) see the same directory.
+    """
     root = os.environ.get(CACHE_DIR_ENV)
     if root:
-        return Path(root).expanduser() / "archives"
+        return Path(os.path.abspath(Path(root).expanduser() / "archives"))
     xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "packflow" / "archives"
+    return Path(os.path.abspath(Path(xdg) / "packflow" / "archives"))
 
 
 def extract_verified(
-    archive_path: Path, *, limits: ArchiveLimits | None = None, cache_dir: Path | None = None
+    archive_path: str | Path, *, limits: ArchiveLimits | None = None, cache_dir: Path | None = None,
+    trusted_keys: Iterable[str | Path] | None = None,
 ) -> Path:
-    """Verify ``archive_path`` and return the project root it is extracted to (reused if cached).
+    """Verify ``archive_path`` and return the project root it is extracted to (reused if still intact).
 
-    Safety and the manifest listing are checked before any byte is written; each file's hash is
-    checked as it is extracted into a private temporary directory, which is renamed into place
-    only when everything matched, so concurrent loaders never see a partial extraction.
+    Safety, the signature (under a trust policy: ``trusted_keys`` or ``$PACKFLOW_TRUSTED_KEYS``) and
+    the manifest listing are checked before any byte is written; each file's hash is checked as it
+    is extracted into a private temporary directory, renamed into place only when all matched.
     """
     limits = limits or ArchiveLimits.from_env()
-    root = Path(cache_dir) if cache_dir is not None else archive_cache_dir()
-    with open_archive(Path(archive_path)) as (archive, sha):
-        final = root / sha
-        if final.is_dir():
-            if _intact(final):
-                return final
-            shutil.rmtree(final, ignore_errors=True)
-        problems, manifest = check_structure(archive, limits)
-        if problems or manifest is None:
-            raise ArchiveError(f"Refusing archive {str(archive_path)!r}: " + "; ".join(problems))
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{sha[:16]}.", suffix=".tmp", dir=root))
+    policy = trust_policy(trusted_keys)
+    label = str(archive_path)
+    root = _private_root(Path(os.path.abspath(cache_dir)) if cache_dir is not None else archive_cache_dir())
+    with open_archive(Path(archive_path), digest=False) as (archive, _):
+        problems, listing = check_structure(archive, limits, policy)
+        if problems or listing is None:
+            raise ArchiveError(f"Refusing archive {label!r}: " + "; ".join(problems))
+        final = root / listing.digest
+        if _reusable(final, listing):
+            return final
+        tmp = Path(tempfile.mkdtemp(prefix=f".{listing.digest[:16]}.", suffix=".tmp", dir=root))
         try:
-            _extract_all(archive, manifest, tmp, str(archive_path))
-            _publish(tmp, final)
+            _extract_all(archive, listing, tmp, label)
+            _publish(tmp, final, listing)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _discard(tmp)
     return final
 
 
-def _extract_all(archive: zipfile.ZipFile, manifest: Manifest, dest: Path, label: str) -> None:
-    for name, expected in sorted(manifest.files.items()):
-        actual = _extract_one(archive, name, dest)
-        problems = mismatch(name, expected, actual)
+def _private_root(root: Path) -> Path:
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(f"Cannot create the archive cache {str(root)!r}: {exc.strerror or exc}; set "
+                           "PACKFLOW_CACHE_DIR to a directory you can write.") from exc
+    check_private_dir(root, "Archive cache")
+    return root
+
+
+def _reusable(final: Path, listing: Listing) -> bool:
+    if not os.path.lexists(final):
+        return False
+    problems = tree_problems(final, listing.manifest, listing.manifest_raw)
+    if not problems:
+        return True
+    _logger.warning("Cached extraction %s was modified (%s); discarding it and extracting again.", final, problems[0])
+    _discard(final)
+    return False
+
+
+def _extract_all(archive: zipfile.ZipFile, listing: Listing, dest: Path, label: str) -> None:
+    for name, expected in sorted(listing.manifest.files.items()):
+        problems = mismatch(name, expected, _extract_one(archive, name, dest))
         if problems:
             raise ArchiveError(f"Refusing archive {label!r}: {problems[0]}")
-    (dest / MANIFEST_NAME).write_bytes(archive.read(MANIFEST_NAME))
+    (dest / MANIFEST_NAME).write_bytes(listing.manifest_raw)
+    os.chmod(dest / MANIFEST_NAME, 0o644)
 
 
 def _extract_one(archive: zipfile.ZipFile, name: str, dest: Path) -> FileEntry:
-    import hashlib
-
     target = dest.joinpath(*name.split("/"))
     if not target.resolve().is_relative_to(dest.resolve()):
         raise ArchiveError(f"entry {name!r} would be written outside the extraction directory")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    digest, size = hashlib.sha256(), 0
-    with archive.open(name) as src, target.open("xb") as out:
-        while chunk := src.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
+    try:
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with archive.open(name) as src, target.open("xb") as out:
+            actual = hash_stream(src, out)
+    except OSError as exc:
+        raise ArchiveError(f"entry {name!r} cannot be extracted: {exc.strerror or exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - zlib.error, BadZipFile, EOFError, …: all mean corrupt
+        raise ArchiveError(f"entry {name!r} is corrupt: {type(exc).__name__}: {exc}") from exc
     os.chmod(target, 0o644)
-    return FileEntry(digest.hexdigest(), size)
+    return actual
 
 
-def _publish(tmp: Path, final: Path) -> None:
-    os.chmod(tmp, 0o755)
+def _publish(tmp: Path, final: Path, listing: Listing) -> None:
     try:
         os.rename(tmp, final)
+        _set_dir_modes(final, 0o500)  # read-only: Python cannot drop __pycache__ files next to the code
     except OSError:
         if not final.is_dir():  # another process did not win the race: a real failure
             raise
-        # another loader published the same archive first; its copy is identical
+        problems = tree_problems(final, listing.manifest, listing.manifest_raw)
+        if problems:  # another loader published first; its copy must pass the same check
+            raise ArchiveError(f"Cached extraction {str(final)!r} changed while loading: {problems[0]}") from None
 
 
-def _intact(root: Path) -> bool:
-    """Whether a cached extraction still matches its manifest (project files only; wheels are skipped)."""
+def _discard(path: Path) -> None:
+    """Remove a tree without following symlinks; a renamed-aside copy keeps readers of ``path`` safe."""
+    if not os.path.lexists(path):
+        return
+    aside = path.with_name(f".{path.name}.{os.getpid()}.discard")
     try:
-        manifest = Manifest.from_json((root / MANIFEST_NAME).read_bytes())
-        for name, expected in manifest.files.items():
-            if name.startswith("wheels/"):
-                continue
-            if mismatch(name, expected, hash_file(root.joinpath(*name.split("/")))):
-                raise ArchiveError(f"cached file {name!r} changed")
-    except (OSError, ArchiveError) as exc:
-        _logger.warning("Cached extraction %s is damaged (%s); extracting again.", root, exc)
-        return False
-    return True
+        os.rename(path, aside)
+    except OSError:
+        aside = path
+    if aside.is_symlink() or not aside.is_dir():
+        aside.unlink(missing_ok=True)
+        return
+    _set_dir_modes(aside, 0o700)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _set_dir_modes(root: Path, mode: int) -> None:
+    for dirpath, _, _ in os.walk(root, topdown=True):
+        os.chmod(dirpath, mode)

@@ -1,4 +1,4 @@
-"""Install an archive's requirements from its bundled wheels only (no index), into a virtualenv."""
+"""Install an archive's requirements from its bundled wheels only (no index, no network), into a virtualenv."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from packflow.archive.cache import extract_verified
+from packflow.archive.manifest import Manifest
+from packflow.archive.offline import check_requirements, offline_env, pip_offline_args
 from packflow.archive.safety import ArchiveLimits
-from packflow.constants import REQUIREMENTS_TEXT_NAME
+from packflow.constants import MANIFEST_NAME, REQUIREMENTS_TEXT_NAME
 from packflow.exceptions import ArchiveError
 
 __all__ = ["install_archive", "venv_python"]
@@ -22,26 +25,38 @@ def venv_python(venv: Path) -> Path:
 
 
 def install_archive(
-    archive_path: str | Path, target_venv: str | Path | None = None, *, limits: ArchiveLimits | None = None
+    archive_path: str | Path, target_venv: str | Path | None = None, *, limits: ArchiveLimits | None = None,
+    trusted_keys: Iterable[str | Path] | None = None,
 ) -> Path:
-    """Verify and extract the archive, then ``pip install --no-index`` its requirements from ``wheels/``.
+    """Verify and extract the archive, then install its requirements from ``wheels/`` only, offline.
 
-    ``target_venv`` is created if missing; without it the running interpreter's environment is used.
-    Returns the interpreter the requirements were installed for.
+    Every ``requirements.txt`` line is checked first (:mod:`packflow.archive.offline`); the driver
+    extras the archive was exported with (``--extras``) are installed too. ``target_venv`` is created
+    if missing; without it the running interpreter's environment is used. Returns that interpreter.
     """
-    root = extract_verified(Path(archive_path), limits=limits)
+    archive_path = Path(os.path.abspath(archive_path))
+    root = extract_verified(archive_path, limits=limits, trusted_keys=trusted_keys)
     wheels = root / "wheels"
     if not any(wheels.glob("*.whl")):
         raise ArchiveError(
             f"Archive {str(archive_path)!r} bundles no wheels; re-export it with 'packflow export --with-wheels'."
         )
-    python = _ensure_venv(Path(target_venv)) if target_venv is not None else Path(sys.executable)
-    cmd = [str(python), "-m", "pip", "install", "--no-index", "--find-links", str(wheels),
-           "-r", str(root / REQUIREMENTS_TEXT_NAME)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_offline_env(), cwd=root)
+    check_requirements(root / REQUIREMENTS_TEXT_NAME, root)
+    python = _ensure_venv(Path(os.path.abspath(target_venv))) if target_venv is not None else Path(sys.executable)
+    cmd = [str(python), "-m", "pip", "install", *pip_offline_args(wheels), "-r", str(root / REQUIREMENTS_TEXT_NAME),
+           *_extras_requirement(root)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=offline_env(), cwd=root)
     if proc.returncode != 0:
         raise ArchiveError(_explain_failure(proc.stderr or proc.stdout, wheels))
     return python
+
+
+def _extras_requirement(root: Path) -> list[str]:
+    manifest = Manifest.from_json((root / MANIFEST_NAME).read_bytes())
+    extras = (manifest.wheels or {}).get("extras") or []
+    if not isinstance(extras, list) or not all(isinstance(e, str) and re.fullmatch(r"[A-Za-z0-9_-]+", e) for e in extras):
+        raise ArchiveError(f"{MANIFEST_NAME}: wheels.extras must be a list of extra names, got {extras!r}.")
+    return [f"packflow[{','.join(extras)}]"] if extras else []
 
 
 def _ensure_venv(venv: Path) -> Path:
@@ -54,14 +69,6 @@ def _ensure_venv(venv: Path) -> Path:
     if proc.returncode != 0:
         raise ArchiveError(f"Could not create a virtualenv at {str(venv)!r}: {proc.stderr.strip()}")
     return python
-
-
-def _offline_env() -> dict[str, str]:
-    """The environment without pip settings, so only the bundled wheels can be used."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env["PIP_CONFIG_FILE"] = os.devnull
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    return env
 
 
 def _explain_failure(output: str, wheels: Path) -> str:

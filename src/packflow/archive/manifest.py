@@ -54,25 +54,52 @@ class Manifest:
     @classmethod
     def from_json(cls, raw: bytes) -> Manifest:
         """Parse manifest bytes, raising ``ArchiveError`` that says what is malformed."""
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ArchiveError(f"{MANIFEST_NAME} is not valid JSON: {exc}") from exc
-        if not isinstance(data, dict) or not isinstance(data.get("files"), dict):
-            raise ArchiveError(f"{MANIFEST_NAME} must be a JSON object with a 'files' mapping.")
+        data = _load_object(raw)
         if data.get("format") != MANIFEST_FORMAT:
             raise ArchiveError(
                 f"{MANIFEST_NAME} has format {data.get('format')!r}; this packflow reads format {MANIFEST_FORMAT}. "
                 "Upgrade packflow or re-export the archive."
             )
         return cls(
-            packflow_version=str(data.get("packflow_version", "unknown")),
-            python_version=str(data.get("python_version", "unknown")),
-            metadata=dict(data.get("metadata") or {}),
-            runtime=dict(data.get("runtime") or {}),
-            files={name: _entry(name, value) for name, value in data["files"].items()},
-            wheels=data.get("wheels"),
+            packflow_version=_field(data, "packflow_version", str, "unknown"),
+            python_version=_field(data, "python_version", str, "unknown"),
+            metadata=_field(data, "metadata", dict, {}),
+            runtime=_field(data, "runtime", dict, {}),
+            files={name: _entry(name, value) for name, value in _field(data, "files", dict, None, required=True).items()},
+            wheels=_field(data, "wheels", (dict, type(None)), None),
         )
+
+
+def _load_object(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArchiveError(f"{MANIFEST_NAME} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ArchiveError(f"{MANIFEST_NAME} is nested too deeply to be a packflow manifest.") from exc
+    if not isinstance(data, dict):
+        raise ArchiveError(f"{MANIFEST_NAME} must be a JSON object with a 'files' mapping, not {type(data).__name__}.")
+    return data
+
+
+def _field(data: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any, required: bool = False) -> Any:
+    if key not in data:
+        if required:
+            raise ArchiveError(f"{MANIFEST_NAME} has no {key!r} field; it was not made by 'packflow export'.")
+        return default
+    value = data[key]
+    if not isinstance(value, kind):
+        raise ArchiveError(f"{MANIFEST_NAME}: field {key!r} must be {_kind_name(kind)}, got {type(value).__name__}.")
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {dict: "an object", str: "a string", type(None): "null"}
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+_HEX = frozenset("0123456789abcdef")
 
 
 def _entry(name: str, value: Any) -> FileEntry:
@@ -80,7 +107,8 @@ def _entry(name: str, value: Any) -> FileEntry:
         isinstance(value, dict)
         and isinstance(value.get("sha256"), str)
         and len(value["sha256"]) == 64
-        and isinstance(value.get("size"), int)
+        and set(value["sha256"].lower()) <= _HEX
+        and type(value.get("size")) is int
         and value["size"] >= 0
     )
     if not ok:
@@ -88,13 +116,15 @@ def _entry(name: str, value: Any) -> FileEntry:
     return FileEntry(sha256=value["sha256"].lower(), size=value["size"])
 
 
-def hash_stream(stream: IO[bytes]) -> FileEntry:
-    """SHA-256 and byte count of everything left in ``stream``."""
+def hash_stream(stream: IO[bytes], sink: IO[bytes] | None = None) -> FileEntry:
+    """SHA-256 and byte count of everything left in ``stream`` (copied to ``sink`` on the way, if given)."""
     digest = hashlib.sha256()
     size = 0
     while chunk := stream.read(_CHUNK):
         digest.update(chunk)
         size += len(chunk)
+        if sink is not None:
+            sink.write(chunk)
     return FileEntry(digest.hexdigest(), size)
 
 

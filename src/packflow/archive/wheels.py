@@ -35,23 +35,25 @@ def split_packflow_requirement(lines: list[str]) -> tuple[str | None, list[str]]
 
 
 def download_wheels(
-    requirements: Path, dest: Path, *, platforms: tuple[str, ...] = (), python_version: str | None = None
+    requirements: Path, dest: Path, *, platforms: tuple[str, ...] = (), python_version: str | None = None,
+    extras: tuple[str, ...] = (),
 ) -> list[Path]:
     """Fill ``dest`` with wheels for every requirement and dependency; return them sorted.
 
     packflow itself is not fetched from an index: the running installation is repacked into a
-    wheel, so the archive carries exactly the packflow that exported it.
+    wheel, so the archive carries exactly the packflow that exported it. ``extras`` (e.g.
+    ``("serve", "redis")``) adds the dependencies of those packflow extras.
     """
     dest.mkdir(parents=True, exist_ok=True)
     own, rest = split_packflow_requirement(requirements.read_text(encoding="utf-8").splitlines())
     _check_pin(own)
     wheel = build_packflow_wheel(dest)
-    extras = _extras(own)
+    wanted = _merge_extras(_extras(own), extras)
     with tempfile.TemporaryDirectory(prefix="packflow-req-") as tmp:
         filtered = Path(tmp) / "requirements.txt"
         filtered.write_text("\n".join(rest) + "\n", encoding="utf-8")
         cmd = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--dest", str(dest),
-               "-r", str(filtered), f"{wheel}{extras}"]
+               "-r", str(filtered), f"{wheel}{wanted}"]
         for tag in platforms:
             cmd += ["--platform", tag]
         if python_version:
@@ -63,6 +65,11 @@ def download_wheels(
 def _extras(own: str | None) -> str:
     match = _NAME.match(own.split("#", 1)[0]) if own else None
     return (match.group(2) or "") if match else ""
+
+
+def _merge_extras(from_line: str, extras: tuple[str, ...]) -> str:
+    names = [e.strip() for e in from_line.strip("[]").split(",") if e.strip()] + list(extras)
+    return f"[{','.join(sorted(set(names)))}]" if names else ""
 
 
 def _check_pin(own: str | None) -> None:

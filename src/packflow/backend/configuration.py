@@ -2,21 +2,54 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
+import contextvars
+import copy
+import difflib
 import os
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from packflow.backend.formats import InputFormats
+from packflow.backend.provenance import (
+    LAYER_DEFAULT,
+    LAYER_KWARGS,
+    LAYER_OVERRIDE,
+    LAYER_PROJECT,
+    ConfigResolution,
+    UnknownKey,
+)
 from packflow.constants import BACKEND_CONFIG_FILE_PATH_ENV
 from packflow.exceptions import ConfigurationError
 from packflow.logger import get_logger
 
-__all__ = ["BackendConfig", "InputFormats", "deep_merge", "load_backend_configuration"]
+__all__ = [
+    "BackendConfig",
+    "ConfigResolution",
+    "InputFormats",
+    "deep_merge",
+    "load_backend_configuration",
+    "project_layer",
+    "resolve_backend_configuration",
+]
 
 logger = get_logger()
+
+#: The ``backend_config`` section of the project being loaded (set by ``from_project``).
+_PROJECT_LAYER: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "packflow_project_backend_config", default=None
+)
+
+
+@contextlib.contextmanager
+def project_layer(backend_config: Mapping[str, Any]) -> Iterator[None]:
+    """Within the block, backends constructed here take ``backend_config`` as the packflow.yaml layer."""
+    token = _PROJECT_LAYER.set(backend_config)
+    try:
+        yield
+    finally:
+        _PROJECT_LAYER.reset(token)
 
 
 class BackendConfig(BaseModel):
@@ -35,6 +68,12 @@ class BackendConfig(BaseModel):
     ignore_delimiter_collisions: bool = False
 
     output_keys: list[str] = []
+
+    numpy_dtype: Optional[str] = None
+    feature_dtypes: dict[str, str] = {}
+    required_fields: list[str] = []
+
+    strict_config: bool = False
 
     @field_validator("nested_field_delimiter")
     @classmethod
@@ -57,28 +96,28 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 
 
 def _read_override_file(path_text: str) -> dict[str, Any]:
-    path = Path(path_text)
-    where = f"{BACKEND_CONFIG_FILE_PATH_ENV}={path_text!r}"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(
-            f"Cannot read the backend config override file named by {where}: {exc.strerror or exc}. "
-            f"Create the file or unset {BACKEND_CONFIG_FILE_PATH_ENV}."
-        ) from exc
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(
-            f"The backend config override file {where} is not valid JSON "
-            f"(line {exc.lineno}, column {exc.colno}: {exc.msg})."
-        ) from exc
+    from packflow.utils._files import load_json_text, read_text_file
+
+    label = f"the backend config override file named by {BACKEND_CONFIG_FILE_PATH_ENV}={path_text!r}"
+    data = load_json_text(read_text_file(path_text, label, ConfigurationError), label, ConfigurationError)
     if not isinstance(data, dict) or not isinstance(data.get("configs"), dict):
         raise ConfigurationError(
-            f"The backend config override file {where} must be a JSON object with a top-level "
-            f'"configs" object, e.g. {{"configs": {{"verbose": true}}}}.'
+            f"The backend config override file {BACKEND_CONFIG_FILE_PATH_ENV}={path_text!r} must be a JSON object "
+            f'with a top-level "configs" object, e.g. {{"configs": {{"verbose": true}}}}.'
         )
     return data["configs"]
+
+
+def _override_layer() -> tuple[str, dict[str, Any]] | None:
+    """The ``BACKEND_CONFIG_FILE_PATH`` layer, or None when the variable is unset."""
+    path = os.environ.get(BACKEND_CONFIG_FILE_PATH_ENV)
+    if path is None:
+        return None
+    if not path.strip():
+        raise ConfigurationError(
+            f"{BACKEND_CONFIG_FILE_PATH_ENV} is set but empty; point it at a JSON override file or unset it."
+        )
+    return path, _read_override_file(path)
 
 
 def load_backend_configuration(
@@ -86,33 +125,87 @@ def load_backend_configuration(
     **backend_kwargs: Any,
 ) -> BackendConfig:
     """Validate ``backend_kwargs`` (deep-merged with the override file, if named) into a config model."""
+    return resolve_backend_configuration(backend_config_model, backend_kwargs).config
+
+
+def resolve_backend_configuration(
+    backend_config_model: BackendConfig | type[BackendConfig], backend_kwargs: Mapping[str, Any]
+) -> ConfigResolution:
+    """The validated config and where each value came from (see :class:`ConfigResolution`)."""
     model = backend_config_model if isinstance(backend_config_model, type) else type(backend_config_model)
-    values: dict[str, Any] = dict(backend_kwargs)
-    source = "keyword arguments"
-    override_path = os.environ.get(BACKEND_CONFIG_FILE_PATH_ENV)
-    if override_path:
-        values = deep_merge(values, _read_override_file(override_path))
-        source = f"keyword arguments merged with {BACKEND_CONFIG_FILE_PATH_ENV}={override_path!r}"
-    try:
-        config = model.model_validate(values)
-    except ValidationError as exc:
-        raise ConfigurationError(f"Invalid backend configuration from {source}: {_describe(exc)}") from exc
-    _warn_unknown_keys(model, values)
+    layers = [(LAYER_DEFAULT, _mergeable_defaults(model))]
+    project = _PROJECT_LAYER.get()
+    _PROJECT_LAYER.set(None)  # consumed: a backend built inside this one's initialize() does not inherit it
+    if project:
+        layers.append((LAYER_PROJECT, dict(project)))
+    if backend_kwargs:
+        layers.append((LAYER_KWARGS, dict(backend_kwargs)))
+    override = _override_layer()
+    if override is not None:
+        layers.append((LAYER_OVERRIDE, override[1]))
+    values: dict[str, Any] = {}
+    for _, layer in layers:
+        values = deep_merge(values, layer)
+    where = [name if name != LAYER_OVERRIDE else f"{name}={override[0]!r}" for name, _ in layers[1:]]  # type: ignore[index]
+    config = _validate(model, values, where)
+    resolution = ConfigResolution(config, layers, _unknown_keys(model, values, layers), override and override[0])
+    _report_unknown(resolution)
     logger.debug("Backend configuration: %r", config)
-    return config
+    return resolution
 
 
-def _warn_unknown_keys(model: type[BackendConfig], values: dict[str, Any]) -> None:
+def _mergeable_defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's dict and sub-model defaults, so that values for them deep-merge instead of replacing."""
+    defaults: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if field.is_required():
+            continue
+        value = field.get_default(call_default_factory=True)
+        if isinstance(value, BaseModel):
+            defaults[name] = value.model_dump()
+        elif isinstance(value, Mapping) and value:
+            defaults[name] = copy.deepcopy(dict(value))
+    return defaults
+
+
+def _validate(model: type[BackendConfig], values: dict[str, Any], sources: list[str]) -> BackendConfig:
+    where = " merged with ".join(sources) if sources else "the model defaults"
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise ConfigurationError(f"Invalid backend configuration from {where}: {_describe(exc)}") from exc
+    except RecursionError as exc:
+        raise ConfigurationError(f"The backend configuration from {where} is nested too deeply.") from exc
+
+
+def _unknown_keys(model: type[BackendConfig], values: dict[str, Any], layers: list) -> list[UnknownKey]:
     if model.model_config.get("extra") in ("allow", "forbid"):
+        return []
+    fields = list(model.model_fields)
+    unknown = []
+    for key in sorted(set(values) - set(fields)):
+        layer = next(name for name, data in reversed(layers) if key in data)
+        close = difflib.get_close_matches(str(key), fields, n=1, cutoff=0.6)
+        unknown.append(UnknownKey(str(key), layer, close[0] if close else None))
+    return unknown
+
+
+def _report_unknown(resolution: ConfigResolution) -> None:
+    if not resolution.unknown:
         return
-    unknown = sorted(set(values) - set(model.model_fields))
-    if unknown:
-        logger.warning(
-            "Ignoring unknown backend config keys %s: %s has no such fields "
-            "(add them to your BackendConfig subclass to use them).",
-            unknown,
-            model.__name__,
+    listing = "; ".join(u.describe() for u in resolution.unknown)
+    model = type(resolution.config).__name__
+    if getattr(resolution.config, "strict_config", False):
+        raise ConfigurationError(
+            f"Unknown backend config keys (strict_config is on): {listing}. {model} has no such fields; "
+            "fix the names or add the fields to your BackendConfig subclass."
         )
+    logger.warning(
+        "Ignoring unknown backend config keys: %s. %s has no such fields (add them to your BackendConfig "
+        "subclass to use them, or set strict_config=True to make this an error).",
+        listing,
+        model,
+    )
 
 
 def _describe(exc: ValidationError) -> str:

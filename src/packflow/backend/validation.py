@@ -26,7 +26,7 @@ class InferenceBackendValidator:
         if problems:
             raise _failure(problems)
         try:
-            outputs = self.backend(records)
+            outputs = self.backend._pipeline(records)  # unchecked items: every violation is listed below
         except InferenceBackendRuntimeError as exc:
             if exc.step != "output-contract":
                 raise  # a step crashed: a bug in the backend, not a contract violation
@@ -75,3 +75,12 @@ def check_outputs(inputs: list, outputs: Any, output_keys: list[str]) -> list[st
         if missing:
             problems.append(f"output {i} lacks declared output_keys {missing}")
     return problems
+
+
+def __getattr__(name: str) -> Any:
+    # packflow 0.4.1's module-level check helpers (_input_is_correct_format, ...): thin shims.
+    from packflow.backend import _legacy_validation
+
+    if name in _legacy_validation.__all__:
+        return getattr(_legacy_validation, name)
+    raise AttributeError(f"module 'packflow.backend.validation' has no attribute {name!r}")

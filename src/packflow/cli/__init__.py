@@ -27,6 +27,8 @@ COMMANDS = {
     "serve": "packflow.cli.serve:serve",
     "stream": "packflow.cli.stream:stream",
     "replay": "packflow.cli.replay:replay",
+    "config": "packflow.cli.config:config",
+    "keygen": "packflow.cli.archive:keygen",
 }
 
 
@@ -51,4 +53,7 @@ def _module_exists(ref: str) -> bool:
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="packflow")
 def cli() -> None:
-    """Create, validate, export and run packflow inference backends."""
+    """Command-line tools for creating, managing, and packaging Packflow inference projects.
+
+    Create, validate, export and run packflow inference backends.
+    """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NoReturn, TypeVar
 
 import click
 
@@ -31,7 +31,7 @@ def setup_logging(level: str | int | None = None) -> None:
         logger.setLevel(logging.WARNING)
 
 
-def fail(message: str, code: int = EXIT_FAILURE) -> None:
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
     """Print ``Error: message`` to stderr and exit with ``code``."""
     click.echo(f"Error: {message}", err=True)
     sys.exit(code)
@@ -54,5 +54,43 @@ def _one_line_cause(exc: BaseException) -> str:
     text = str(exc)
     cause = exc.__cause__
     if cause is not None and str(cause) and str(cause) not in text:
-        text = f"{text} (caused by {type(cause).__name__}: {cause})"
+        text = f"{text} (caused by {type(cause).__name__}: {str(cause).splitlines()[0]})"
     return text
+
+
+def strict_config_option(func: F) -> F:
+    """``--strict-config`` (validate, run, serve, stream): unknown backend config keys are errors, not warnings.
+
+    The parameter is ``strict_config`` (a bool); pass the backend settings through :func:`with_strict_config`.
+    """
+    return click.option(
+        "--strict-config", "strict_config", is_flag=True, default=False,
+        help="Unknown backend config keys are an error (exit 2) instead of a warning; sets strict_config=True.",
+    )(func)
+
+
+def with_strict_config(backend_kwargs: dict[str, Any], strict: bool) -> dict[str, Any]:
+    """``backend_kwargs`` with ``strict_config=True`` added when ``--strict-config`` was given."""
+    return {**backend_kwargs, "strict_config": True} if strict else backend_kwargs
+
+
+def _add_trusted_keys(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    import os
+
+    from packflow.archive.signing import TRUSTED_KEYS_ENV
+
+    if value:
+        existing = [p for p in os.environ.get(TRUSTED_KEYS_ENV, "").split(os.pathsep) if p]
+        os.environ[TRUSTED_KEYS_ENV] = os.pathsep.join([*existing, *(os.path.abspath(v) for v in value)])
+    return value
+
+
+#: ``--trusted-key PUBFILE|DIR`` (repeatable), the same on every command that loads or checks archives:
+#: it adds to ``$PACKFLOW_TRUSTED_KEYS``, so archives must carry a valid signature by one of the keys
+#: (inherited by serve's worker processes too).
+trusted_key_option = click.option(
+    "--trusted-key", "trusted_keys", multiple=True, expose_value=False, callback=_add_trusted_keys,
+    type=click.Path(exists=True), is_eager=True,
+    help="Public key file or directory of *.pub keys; archives must be signed by one of them "
+         "(adds to $PACKFLOW_TRUSTED_KEYS). Repeatable.",
+)

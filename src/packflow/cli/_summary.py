@@ -79,7 +79,8 @@ def build_summary(snapshot: RunnerSnapshot, elapsed_s: float, exit_code: int, **
         "records_per_s": round(data["records_in"] / elapsed_s, 1) if elapsed_s > 0 else 0.0,
         "exit_code": exit_code,
         "steps": data["steps"],
-        "runner": {k: v for k, v in data.items() if k != "steps"},
+        "runner": {k: v for k, v in data.items() if k not in ("steps", "data_quality")},
+        "data_quality": data.get("data_quality"),
     }
     summary.update(extra)
     return summary
@@ -98,8 +99,22 @@ def format_summary(summary: dict[str, Any]) -> str:
         )
     if not steps:
         lines.append("(no backend calls)")
+    lines += _quality_lines(summary.get("data_quality"))
     lines.append(_totals_line(summary))
     return "\n".join(lines)
+
+
+def _quality_lines(quality: dict[str, Any] | None) -> list[str]:
+    """Per configured field: present, missing, null, type-mismatched counts (nothing without fields)."""
+    if not quality:
+        return []
+    header = f"{'field':<28}{'present':>10}{'missing':>10}{'null':>10}{'mismatch':>10}"
+    lines = ["", header, "-" * len(header)]
+    for name, c in quality["fields"].items():
+        lines.append(f"{name:<28}{c['present']:>10,}{c['missing']:>10,}{c['null']:>10,}{c['type_mismatch']:>10,}")
+    lines.append(f"fields: {quality['renamed']:,} renamed, {quality['dropped']:,} dropped, "
+                 f"{quality['unexpected']:,} unexpected in {quality['records']:,} records")
+    return lines
 
 
 def _totals_line(summary: dict[str, Any]) -> str:

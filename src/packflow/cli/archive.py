@@ -1,4 +1,4 @@
-"""``packflow verify`` / ``install``: check an exported archive, install it from its bundled wheels."""
+"""``packflow verify`` / ``install`` / ``keygen``: check an archive, install it offline, make a signing key."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from packflow.cli._common import fail, setup_logging
+from packflow.cli._common import fail, setup_logging, trusted_key_option
 from packflow.constants import EXIT_FAILURE
 from packflow.exceptions import PackflowError
 
-__all__ = ["install", "verify"]
+__all__ = ["install", "keygen", "verify"]
 
 
 def _limits(max_files: int | None, max_bytes: int | None):  # type: ignore[no-untyped-def]
@@ -43,8 +43,10 @@ def _with_limits(func):  # type: ignore[no-untyped-def]
 @click.command()
 @click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
 @_with_limits
-def verify(archive: Path, max_files: int | None, max_bytes: int | None) -> None:
-    """Check every manifest hash and size, missing and extra files, and the archive's safety."""
+@trusted_key_option
+@click.option("-v", "--verbose", is_flag=True, help="Also print the signer, the SBOM summary and the file count.")
+def verify(archive: Path, max_files: int | None, max_bytes: int | None, verbose: bool) -> None:
+    """Check the archive's safety, signature (with --trusted-key), and every manifest hash and size."""
     from packflow.archive import verify_archive
 
     setup_logging()
@@ -59,12 +61,22 @@ def verify(archive: Path, max_files: int | None, max_bytes: int | None) -> None:
         click.echo(f"Project:  {m.metadata.get('name')} {m.metadata.get('version')} "
                    f"(exported by packflow {m.packflow_version}, Python {m.python_version})")
         click.echo(f"Files:    {len(m.files)} in manifest ({wheels} wheels), {report.checked} checked")
+        if verbose:
+            _print_provenance(archive, report)
     if report.ok:
-        click.echo(f"{click.style('Verified:', fg='green')} every file matches the manifest; no missing, extra or unsafe entries.")
+        click.echo(f"{click.style('Verified:', fg='green')} every file matches the manifest; no missing, extra or unsafe entries"
+                   + ("; signed by a trusted key." if report.trusted else "."))
         return
     for problem in report.problems:
         click.echo(f"  {click.style('✗', fg='red')} {problem}")
     fail(f"{archive} failed verification ({len(report.problems)} problem(s)).", EXIT_FAILURE)
+
+
+def _print_provenance(archive: Path, report) -> None:  # type: ignore[no-untyped-def]
+    from packflow.archive.provenance import describe_signer, sbom_summary
+
+    click.echo(f"Signer:   {describe_signer(report)}")
+    click.echo(f"SBOM:     {sbom_summary(archive, report)}")
 
 
 @click.command()
@@ -72,8 +84,9 @@ def verify(archive: Path, max_files: int | None, max_bytes: int | None) -> None:
 @click.option("--target-venv", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Virtualenv to install into, created if missing (default: the running environment).")
 @_with_limits
+@trusted_key_option
 def install(archive: Path, target_venv: Path | None, max_files: int | None, max_bytes: int | None) -> None:
-    """Verify ARCHIVE, then install its requirements from its bundled wheels only (no index)."""
+    """Verify ARCHIVE, then install its requirements from its bundled wheels only (no index, no network)."""
     from packflow.archive import install_archive
 
     setup_logging()
@@ -82,3 +95,18 @@ def install(archive: Path, target_venv: Path | None, max_files: int | None, max_
     except PackflowError as exc:
         fail(str(exc), EXIT_FAILURE)
     click.echo(f"{click.style('Success:', fg='green')} Installed the requirements of {archive.name} for {python}")
+
+
+@click.command()
+@click.argument("keyfile", type=click.Path(dir_okay=False, path_type=Path))
+def keygen(keyfile: Path) -> None:
+    """Write an Ed25519 signing key to KEYFILE (mode 0600) and its public key to KEYFILE.pub."""
+    from packflow.archive.signing import generate_key
+
+    setup_logging()
+    try:
+        private, public, key_id = generate_key(keyfile)
+    except PackflowError as exc:
+        fail(str(exc), EXIT_FAILURE)
+    click.echo(f"{click.style('Success:', fg='green')} Wrote {private} (private, keep it secret) and {public} "
+               f"(public, give it to verifiers)\nKey id:   {key_id}")

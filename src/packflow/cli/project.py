@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from packflow.cli._common import fail, setup_logging
-from packflow.constants import EXIT_FAILURE
+from packflow.cli._common import fail, setup_logging, strict_config_option
+from packflow.constants import EXIT_CANNOT_START, EXIT_FAILURE
 from packflow.exceptions import PackflowError
 
 __all__ = ["create", "export", "validate"]
@@ -16,7 +16,7 @@ _MARKS = {"ok": ("✓", "green"), "warning": ("⚠", "yellow"), "error": ("✗",
 
 
 @click.command()
-@click.argument("project_name")
+@click.argument("project_name", required=False)
 @click.option("-f", "--force", is_flag=True, help="Write into an existing directory (template files are overwritten, nothing is deleted).")
 @click.option("--description", default="", help="packflow.yaml description.")
 @click.option("--version", "project_version", default="0.1.0", show_default=True, help="packflow.yaml version.")
@@ -24,18 +24,24 @@ _MARKS = {"ok": ("✓", "green"), "warning": ("⚠", "yellow"), "error": ("✗",
 @click.option("-d", "--directory", "parent", default=".", type=click.Path(file_okay=False, path_type=Path),
               help="Parent directory of the new project (default: the current directory).")
 @click.option("--no-input", is_flag=True, help="Accepted for compatibility with packflow 0.4; create never prompts.")
-def create(project_name: str, force: bool, description: str, project_version: str,
+def create(project_name: str | None, force: bool, description: str, project_version: str,
            maintainers: tuple[str, ...], parent: Path, no_input: bool) -> None:
-    """Create PROJECT_NAME/ from the template: a working backend, packflow.yaml, requirements.txt, docs, tests."""
+    """Initialize a new project from a template in the current working directory.
+
+    Creates PROJECT_NAME/ (under --directory, if given): a working backend, packflow.yaml,
+    requirements.txt, sample inputs, docs and tests. Never prompts.
+    """
     from packflow.project import PackflowProject
 
     setup_logging()
+    if not project_name:
+        fail("Project name is required: packflow create PROJECT_NAME (create never prompts).", EXIT_CANNOT_START)
     config = {"description": description, "version": project_version, "maintainers": list(maintainers)}
     try:
         project = PackflowProject.create(project_name, force=force, config_data=config, parent_dir=parent)
     except PackflowError as exc:
         fail(str(exc), EXIT_FAILURE)
-    click.echo(f"{click.style('Success:', fg='green')} Created {project.base_dir}")
+    click.echo(f"{click.style('Success:', fg='green')} Created {project.base_dir.name}/ at {project.base_dir}")
     click.echo(f"\n  Next steps:\n    cd {project.base_dir.name}\n    edit inference.py and sample_inputs.jsonl\n"
                "    packflow validate -v\n    packflow export\n")
 
@@ -44,12 +50,17 @@ def create(project_name: str, force: bool, description: str, project_version: st
 @click.argument("project_path", default=".", type=click.Path(path_type=Path))
 @click.option("-v", "--verbose", is_flag=True, help="Show each check.")
 @click.option("--no-warnings", is_flag=True, help="Hide warnings.")
-def validate(project_path: Path, verbose: bool, no_warnings: bool) -> None:
-    """Check a project (files, requirements, backend loading, check_io on sample inputs); exit 1 on errors."""
+@strict_config_option
+def validate(project_path: Path, verbose: bool, no_warnings: bool, strict_config: bool) -> None:
+    """Run all project validation checks and report results
+
+    Checks files, requirements, metadata, that the backend loads, and check_io on the sample
+    inputs; exits 1 when any check fails (with --strict-config, also on unknown config keys).
+    """
     from packflow.project import PackflowProject
 
     setup_logging()
-    report = PackflowProject(project_path).validate()
+    report = PackflowProject(project_path).validate(strict_config=strict_config)
     _print_report(report, verbose, no_warnings)
     if not report.valid:
         raise SystemExit(EXIT_FAILURE)
@@ -59,15 +70,22 @@ def validate(project_path: Path, verbose: bool, no_warnings: bool) -> None:
 
 @click.command()
 @click.argument("project_path", default=".", type=click.Path(path_type=Path))
-@click.option("-o", "--output-dir", default=".", type=click.Path(file_okay=False, path_type=Path),
-              help="Where to write the archive (default: the current directory).")
+@click.option("-o", "--output-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Where to write the archive (default: dist/ inside the project, never exported itself).")
 @click.option("-v", "--verbose", is_flag=True, help="Show each validation check and the exported files.")
-@click.option("--with-wheels", is_flag=True, help="Bundle wheels of every requirement under wheels/ for offline installs.")
+@click.option("--with-wheels", is_flag=True, help="Bundle wheels of every requirement under wheels/ (and a CycloneDX SBOM) for offline installs.")
 @click.option("--platform", "platforms", multiple=True, help="Wheel platform tag to bundle for (repeatable); needs --with-wheels.")
 @click.option("--python-version", default=None, help="Python version (X.Y) to bundle wheels for; needs --with-wheels.")
-def export(project_path: Path, output_dir: Path, verbose: bool, with_wheels: bool,
-           platforms: tuple[str, ...], python_version: str | None) -> None:
-    """Validate, then write <name>-<version>.zip: a reproducible archive with packflow-manifest.json."""
+@click.option("--extras", default="", help="packflow extras to bundle too, e.g. 'serve,redis'; needs --with-wheels.")
+@click.option("--sign", "sign_key", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Sign the manifest with this private key (from 'packflow keygen').")
+def export(project_path: Path, output_dir: Path | None, verbose: bool, with_wheels: bool,
+           platforms: tuple[str, ...], python_version: str | None, extras: str, sign_key: Path | None) -> None:
+    """Package the project as a distributable .zip archive.
+
+    Validates first, then writes <name>-<version>.zip (in dist/ by default): a reproducible archive
+    with packflow-manifest.json, signed with --sign.
+    """
     from packflow.project import PackflowProject
 
     setup_logging()
@@ -75,14 +93,28 @@ def export(project_path: Path, output_dir: Path, verbose: bool, with_wheels: boo
     report = project.validate()
     if verbose or not report.valid:
         _print_report(report, verbose, no_warnings=False)
+    wanted = tuple(e.strip() for e in extras.split(",") if e.strip())
     try:
-        archive = project.export(output_dir, with_wheels=with_wheels, platforms=platforms, python_version=python_version)
+        archive = project.export(output_dir, with_wheels=with_wheels, platforms=platforms, python_version=python_version,
+                                 extras=wanted, sign_key=sign_key)
     except (PackflowError, ImportError) as exc:
         fail(str(exc).splitlines()[0] if not report.valid else str(exc), EXIT_FAILURE)
     if not verbose:
         for warning in report.warnings:
             click.echo(f"{click.style('Warning:', fg='yellow')} {warning}")
-    click.echo(f"{click.style('Success:', fg='green')} Saved package to {archive}")
+    else:
+        _print_contents(archive)
+    click.echo(f"{click.style('Success:', fg='green')} Saved Package to {archive}")
+
+
+def _print_contents(archive: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(archive) as zf:
+        infos = zf.infolist()
+    click.echo(f"Files in {archive.name} ({len(infos)}):")
+    for info in infos:
+        click.echo(f"  {info.file_size:>12,}  {info.filename}")
 
 
 def _print_report(report, verbose: bool, no_warnings: bool) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from packflow.constants import PACKAGING_CONFIG_NAME, REQUIREMENTS_TEXT_NAME
-from packflow.exceptions import ProjectError
+from packflow.exceptions import ProjectInvalidError, ProjectNotFoundError
 from packflow.logger import get_logger
 
 __all__ = [
@@ -19,9 +19,11 @@ __all__ = [
     "NAME_PATTERN",
     "RUNTIME_CONFIG_KEYS",
     "PackflowConfig",
+    "ProjectYAMLError",
     "SAMPLE_INPUTS_KEY",
     "apply_env_vars",
     "get_python_version",
+    "load_yaml_file",
     "normalize_archive_name",
 ]
 
@@ -34,6 +36,11 @@ SAMPLE_INPUTS_KEY = "sample_inputs"
 
 NameStr = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 BackendTarget = Annotated[str, StringConstraints(pattern=r"^[^:\s]+:[^:\s]+$")]
+InferenceBackendStr = BackendTarget  # packflow 0.4.1 name
+
+
+class ProjectYAMLError(ProjectInvalidError, yaml.YAMLError):
+    """``packflow.yaml`` is not valid YAML (also a ``yaml.YAMLError``, which packflow 0.4.1 raised)."""
 
 
 def get_python_version() -> str:
@@ -68,22 +75,19 @@ class PackflowConfig(BaseModel):
     def from_project_path(cls, base_dir: str | Path) -> PackflowConfig:
         """Read and validate ``packflow.yaml`` in ``base_dir``."""
         path = Path(base_dir).resolve() / PACKAGING_CONFIG_NAME
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise ProjectError(
+        if not path.exists():
+            raise ProjectNotFoundError(
                 f"Not a packflow project: no {PACKAGING_CONFIG_NAME} in {path.parent}. "
                 "Run 'packflow create NAME' to start one."
-            ) from exc
-        except yaml.YAMLError as exc:
-            raise ProjectError(f"{path} is not valid YAML: {exc}") from exc
+            )
+        raw = load_yaml_file(path)
         if not isinstance(raw, dict):
-            raise ProjectError(f"{path} must be a YAML mapping of keys such as name, version, inference_backend.")
+            raise ProjectInvalidError(f"{path} must be a YAML mapping of keys such as name, version, inference_backend.")
         return cls.from_dict(_stringify_scalars(raw), source=str(path))
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = PACKAGING_CONFIG_NAME) -> PackflowConfig:
-        """Validate a mapping, raising ``ProjectError`` that names each bad or unknown key."""
+        """Validate a mapping, raising ``ProjectInvalidError`` that names each bad or unknown key."""
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
@@ -101,7 +105,7 @@ class PackflowConfig(BaseModel):
                     problems.append(f"inference_backend {err['input']!r} must look like 'module:ClassName'")
                 else:
                     problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
-            raise ProjectError(f"Invalid {source}: " + "; ".join(problems)) from exc
+            raise ProjectInvalidError(f"Invalid {source}: " + "; ".join(problems)) from exc
 
     @property
     def sample_inputs(self) -> str | None:
@@ -149,6 +153,49 @@ class PackflowConfig(BaseModel):
         return path
 
 
+#: Most YAML nodes ``packflow.yaml`` may expand to, counting each alias use as a copy (an alias bomb
+#: of a few hundred bytes would otherwise expand to billions of values in validation or export).
+MAX_YAML_NODES = 100_000
+
+
+def load_yaml_file(path: Path) -> Any:
+    """The YAML value of ``path``, read safely; ``ProjectInvalidError`` (a ``ValueError``) naming the file on any problem.
+
+    Regular files only (a FIFO would hang), at most 16 MiB, UTF-8, nesting the parser can take,
+    and at most :data:`MAX_YAML_NODES` nodes once aliases are expanded.
+    """
+    from packflow.utils._files import read_text_file
+
+    text = read_text_file(str(path), str(path), ProjectInvalidError)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is not None and _expanded_size(node, {}) > MAX_YAML_NODES:
+            raise ProjectInvalidError(
+                f"{path} expands to more than {MAX_YAML_NODES:,} values through YAML aliases (&anchor / *alias); "
+                "write the values out or use fewer aliases."
+            )
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ProjectYAMLError(f"{path} is not valid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise ProjectInvalidError(f"{path} nests YAML too deeply to be a project file.") from exc
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for with every alias expanded (memoised: linear in the document)."""
+    known = sizes.get(id(node))
+    if known is not None:
+        return known
+    sizes[id(node)] = MAX_YAML_NODES + 1  # a node that contains itself expands without end
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(child, sizes) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, sizes) + _expanded_size(v, sizes) for k, v in node.value)
+    sizes[id(node)] = min(total, MAX_YAML_NODES + 1)
+    return sizes[id(node)]
+
+
 def _stringify_scalars(raw: dict[str, Any]) -> dict[str, Any]:
     # YAML reads `version: 1.0` as a float and `python_version: 3.10` as 3.1; keep what the user typed
     # where a string is expected, and env values (always strings in os.environ) as text.
@@ -190,3 +237,15 @@ def apply_env_vars(config: PackflowConfig, root: Path | None = None) -> None:
                 "packflow.yaml env overwrites %s (was %r, now %r)", key, existing, value
             )
         os.environ[key] = value
+
+
+#: packflow 0.4.1 names kept as thin shims (packflow.loaders._legacy_config, docs/migration.md).
+_LEGACY = ("check_python_version", "load_packflow_config", "validate_for_export")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LEGACY:
+        from packflow.loaders import _legacy_config
+
+        return getattr(_legacy_config, name)
+    raise AttributeError(f"module 'packflow.loaders.config' has no attribute {name!r}")

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from packflow.exceptions import InferenceBackendLoadError
+from packflow.exceptions import BackendAttributeError, BackendSourceNotFoundError, InferenceBackendLoadError
 from packflow.loaders.base import InferenceBackendLoader, _found_hint
 from packflow.loaders.utils import inference_backend_parts
 
@@ -40,16 +40,32 @@ class LocalLoader(InferenceBackendLoader):
         module_name, attr = inference_backend_parts(self.path)
         source = self.module_file()
         if not source.is_file():
-            raise InferenceBackendLoadError(
-                f"Cannot load {self.path!r}: looked for the file {source} (module {module_name!r} relative to "
-                f"base_dir {self.base_dir}) and found none. Check the path, or pass base_dir=."
+            raise BackendSourceNotFoundError(
+                f"No such file: {str(source)!r} (module {module_name!r} of {self.path!r}, relative to "
+                f"base_dir {self.base_dir}). Check the path, or pass base_dir=."
             )
         self.module = _import_file(source)
         if not hasattr(self.module, attr):
-            raise InferenceBackendLoadError(
-                f"Cannot load {self.path!r}: {source} has no attribute {attr!r}; {_found_hint(self.module)}."
+            raise BackendAttributeError(
+                f"Backend with name {attr!r} does not exist in loaded module {str(source)!r}: it has no "
+                f"attribute {attr!r}; {_found_hint(self.module)}."
             )
         return getattr(self.module, attr)
+
+    # -- packflow 0.4.1 compatibility (docs/migration.md) ---------------------------------------
+
+    @staticmethod
+    def _dot_notation_to_pypath(path: str, base_dir: str | Path = ".") -> str:
+        """0.4.1 helper: ``'pkg.mod'`` → the absolute path of ``base_dir/pkg/mod.py``."""
+        return str((Path(base_dir) / path.replace(".", "/")).with_suffix(".py").resolve())
+
+    @staticmethod
+    def _import_module_from_source(path: str | Path) -> ModuleType:
+        """0.4.1 helper: import a ``.py`` file (under a private module name, see docs/migration.md)."""
+        source = Path(path).resolve()
+        if not source.is_file():
+            raise BackendSourceNotFoundError(f"No such file: {str(source)!r}; give the path of a Python source file.")
+        return _import_file(source)
 
 
 def _module_name(source: Path) -> str:

@@ -6,7 +6,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from packflow.exceptions import InferenceBackendLoadError
+from packflow.exceptions import BackendModuleNotFoundError, InferenceBackendLoadError
 from packflow.loaders.base import InferenceBackendLoader, _found_hint
 from packflow.loaders.utils import inference_backend_parts
 
@@ -33,14 +33,15 @@ class ModuleLoader(InferenceBackendLoader):
             self.module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
-                raise InferenceBackendLoadError(
-                    f"Cannot load {self.path!r}: looked for an installed module {exc.name!r} and found none. "
-                    "Install the package that provides it, or use LocalLoader for a file in a project directory."
+                raise BackendModuleNotFoundError(
+                    f"No module named {exc.name!r} is installed (backend target {self.path!r}). "
+                    "Install the package that provides it, or use LocalLoader for a file in a project directory.",
+                    name=exc.name,
                 ) from exc
             raise
         if not hasattr(self.module, attr):
             raise InferenceBackendLoadError(
-                f"Cannot load {self.path!r}: module {module_name!r} ({getattr(self.module, '__file__', None)}) "
-                f"has no attribute {attr!r}; {_found_hint(self.module)}."
+                f"Backend with name {attr!r} does not exist in loaded module {module_name!r} "
+                f"({getattr(self.module, '__file__', None)}): it has no attribute {attr!r}; {_found_hint(self.module)}."
             )
         return getattr(self.module, attr)

@@ -41,7 +41,7 @@ def resolve_target(target: str) -> Target:
     """Decide what ``target`` names without importing it."""
     path = Path(target)
     if path.is_dir():
-        if not (path / PACKAGING_CONFIG_NAME).is_file():
+        if not (path / PACKAGING_CONFIG_NAME).exists():  # a FIFO or device is refused by name, below
             raise InferenceBackendLoadError(
                 f"{target!r} is a directory without {PACKAGING_CONFIG_NAME}; give a project directory, an "
                 "exported .zip archive, or 'module:ClassName'."
@@ -56,7 +56,12 @@ def resolve_target(target: str) -> Target:
         name, version = _archive_identity(path)
         return Target("archive", str(path.resolve()), name, version)
     if ":" in target:
-        module_name, _, attr = target.partition(":")
+        from packflow.loaders.utils import inference_backend_parts
+
+        try:
+            module_name, attr = inference_backend_parts(target)
+        except ValueError as exc:
+            raise InferenceBackendLoadError(str(exc)) from exc
         file = Path(module_name.replace(".", "/")).with_suffix(".py")
         kind = "file" if file.is_file() else "module"
         return Target(kind, target, attr, "unknown")

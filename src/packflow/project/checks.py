@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from packflow.backend.base import InferenceBackend
 from packflow.constants import PACKAGING_CONFIG_NAME, REQUIREMENTS_TEXT_NAME
 from packflow.exceptions import InferenceBackendValidationError, PackflowError
 from packflow.loaders.config import PackflowConfig, get_python_version
+from packflow.logger import LOGGER_NAME
 from packflow.project.report import ValidationReport
 from packflow.project.requirements import canonical_name, installed_problem, parse_requirements
 from packflow.project.samples import find_sample_inputs, read_sample_inputs
@@ -29,8 +31,8 @@ UNTOUCHED_MARKERS = {
 }
 
 
-def run_checks(root: Path) -> ValidationReport:
-    """Run every check on the project at ``root``."""
+def run_checks(root: Path, strict_config: bool = False) -> ValidationReport:
+    """Run every check on the project at ``root`` (``strict_config``: unknown config keys are errors)."""
     report = ValidationReport(root)
     config = _check_config(root, report)
     _check_requirements(root, report)
@@ -38,14 +40,15 @@ def run_checks(root: Path) -> ValidationReport:
     if config is not None:
         _check_metadata(config, report)
         _check_python_version(config, report)
-        backend = _check_backend(root, config, report)
+        backend = _check_backend(root, config, report, strict_config)
         _check_samples(root, config, backend, report)
     return report
 
 
 def _check_config(root: Path, report: ValidationReport) -> PackflowConfig | None:
-    if not (root / PACKAGING_CONFIG_NAME).is_file():
-        report.error("files", f"Required file {PACKAGING_CONFIG_NAME!r} is missing; run 'packflow create NAME' to start a project.")
+    if not (root / PACKAGING_CONFIG_NAME).exists():
+        report.error("files", f"Not a packflow project: required file {PACKAGING_CONFIG_NAME!r} is missing in {root}; "
+                     "run 'packflow create NAME' to start a project.")
         return None
     try:
         config = PackflowConfig.from_project_path(root)
@@ -105,7 +108,8 @@ def _check_metadata(config: PackflowConfig, report: ValidationReport) -> None:
 def _check_python_version(config: PackflowConfig, report: ValidationReport) -> None:
     parts = config.python_version.split(".")
     if len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
-        report.warn("runtime", f"python_version {config.python_version!r} is not a version like '{get_python_version()}'.")
+        report.warn("runtime", f"Could not parse python_version {config.python_version!r} in packflow.yaml; "
+                    f"expected a version like '{get_python_version()}'.")
     elif (int(parts[0]), int(parts[1])) != sys.version_info[:2]:
         report.warn(
             "runtime",
@@ -116,7 +120,8 @@ def _check_python_version(config: PackflowConfig, report: ValidationReport) -> N
         report.ok("runtime", f"python_version {config.python_version} matches this interpreter")
 
 
-def _check_backend(root: Path, config: PackflowConfig, report: ValidationReport) -> InferenceBackend | None:
+def _check_backend(root: Path, config: PackflowConfig, report: ValidationReport,
+                   strict_config: bool = False) -> InferenceBackend | None:
     from packflow.loaders.base import InferenceBackendLoader
 
     if config.loader == "local":
@@ -127,13 +132,38 @@ def _check_backend(root: Path, config: PackflowConfig, report: ValidationReport)
                          f"{config.inference_backend!r} (loader: local) is missing.")
             return None
     try:
-        with _quiet():
-            backend = InferenceBackendLoader.from_project(root)
+        with _quiet(), _no_unknown_key_log():
+            backend = InferenceBackendLoader.from_project(root, **({"strict_config": True} if strict_config else {}))
     except Exception as exc:  # noqa: BLE001 - any failure of user code is a validation error
         report.error("backend", f"inference_backend {config.inference_backend!r} does not load: {type(exc).__name__}: {exc}")
         return None
     report.ok("backend", f"{config.inference_backend} loads ({config.loader} loader)")
+    _check_unknown_keys(backend, report)
     return backend
+
+
+def _check_unknown_keys(backend: InferenceBackend, report: ValidationReport) -> None:
+    model = type(backend.config).__name__
+    for unknown in backend.config_sources().unknown:
+        report.warn("backend", f"Unknown backend config key {unknown.describe()}: {model} has no such field, so it is "
+                    "ignored; fix the name, add the field, or run with --strict-config to make this an error.")
+
+
+@contextlib.contextmanager
+def _no_unknown_key_log() -> Any:
+    """The report says it; the configuration logger's warning would say it twice."""
+    logger = logging.getLogger(LOGGER_NAME)
+    quiet = _DropUnknownKeyWarning()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
+class _DropUnknownKeyWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Ignoring unknown backend config keys")
 
 
 def _check_samples(root: Path, config: PackflowConfig, backend: InferenceBackend | None, report: ValidationReport) -> None:

@@ -6,15 +6,22 @@ from pathlib import Path
 from typing import Any
 
 from packflow.backend.base import InferenceBackend
-from packflow.constants import PACKAGING_CONFIG_NAME
+from packflow.constants import PACKAGING_CONFIG_NAME, REQUIREMENTS_TEXT_NAME
 from packflow.loaders.config import PackflowConfig, apply_env_vars
 from packflow.project.report import ValidationReport
 
 __all__ = ["PackflowProject"]
 
+#: Report sections of the file checks (the rest check packflow.yaml's contents).
+_FILE_SECTIONS = frozenset({"files", "requirements", "recommended"})
+
 
 class PackflowProject:
     """A project directory holding ``packflow.yaml``, ``requirements.txt`` and the backend code."""
+
+    #: packflow 0.4.1 names: files an export requires, and files it recommends.
+    REQUIRED_FILES = [PACKAGING_CONFIG_NAME, REQUIREMENTS_TEXT_NAME]
+    RECOMMENDED_FILES = ["MODEL_CARD.md", "LICENSE.txt", "README.md"]
 
     def __init__(self, base_dir: str | Path) -> None:
         self.base_dir = Path(base_dir).resolve()
@@ -70,15 +77,25 @@ class PackflowProject:
         path = self.sample_inputs_path()
         return read_sample_inputs(path) if path is not None else []
 
-    def validate(self) -> ValidationReport:
-        """Run every validation check (files, requirements, metadata, backend loading, sample inputs)."""
+    def validate(self, strict_config: bool = False) -> ValidationReport:
+        """Run every validation check (files, requirements, metadata, backend loading, sample inputs).
+
+        Unknown backend config keys are warnings, or errors with ``strict_config=True``.
+        """
         from packflow.project.checks import run_checks
 
-        return run_checks(self.base_dir)
+        return run_checks(self.base_dir, strict_config=strict_config)
 
     def validate_required_files(self, verbose: bool = False, config: PackflowConfig | None = None) -> tuple[list[str], list[str]]:
-        """``(errors, warnings)`` of :meth:`validate` (the packflow 0.4 signature; arguments are ignored)."""
+        """``(errors, warnings)`` of :meth:`validate` (packflow 0.4.1's signature; ``verbose`` is ignored).
+
+        As in 0.4.1, the checks of ``packflow.yaml``'s contents (metadata, Python version, that the
+        backend loads, sample inputs) run only when ``config`` is given; the file checks always run.
+        """
         report = self.validate()
+        if config is None:
+            kept = [c for c in report.checks if c.section in _FILE_SECTIONS]
+            report = ValidationReport(report.project, kept)
         return report.errors, report.warnings
 
     def files(self, exclude: set[Path] | frozenset[Path] = frozenset()) -> dict[str, Path]:
@@ -88,17 +105,23 @@ class PackflowProject:
         return select_files(self.base_dir, exclude)
 
     def export(
-        self, output_directory: str | Path = ".", verbose: bool = False, *, with_wheels: bool = False,
-        platforms: tuple[str, ...] = (), python_version: str | None = None,
+        self, output_directory: str | Path | None = None, verbose: bool = False, *, with_wheels: bool = False,
+        platforms: tuple[str, ...] = (), python_version: str | None = None, extras: tuple[str, ...] = (),
+        sign_key: str | Path | None = None,
     ) -> Path:
         """Validate, then write ``<name>-<version>.zip`` (reproducible, with a manifest) to ``output_directory``.
 
-        Raises ``ProjectError`` listing the validation errors when there are any; warnings are kept
-        in ``export_warnings``. ``with_wheels`` bundles wheels for every requirement under ``wheels/``.
+        ``output_directory`` defaults to ``dist/`` inside the project (never itself exported).
+        Raises ``ProjectInvalidError`` (a ``ValueError``) listing the validation errors when there are any; warnings are kept
+        in ``export_warnings``. ``with_wheels`` bundles wheels for every requirement (and packflow's
+        ``extras``) under ``wheels/`` with a CycloneDX SBOM; ``sign_key`` signs the manifest.
         """
-        from packflow.project.export import export_project
+        from packflow.project.export import ExportOptions, export_project
 
+        self.config  # no packflow.yaml: ProjectNotFoundError, as 0.4.1 raised FileNotFoundError  # noqa: B018
         report = self.validate()
         self.export_warnings = report.warnings
-        return export_project(self, report, Path(output_directory), with_wheels=with_wheels,
-                              platforms=platforms, python_version=python_version)
+        options = ExportOptions(with_wheels, tuple(platforms), python_version, tuple(extras),
+                                Path(sign_key) if sign_key is not None else None)
+        out = Path(output_directory) if output_directory is not None else None
+        return export_project(self, report, out, options=options)

@@ -20,8 +20,8 @@ EXCLUDED_DIRS = frozenset({
 })
 #: File-name patterns never exported.
 EXCLUDED_PATTERNS = ("*.pyc", "*.pyo", "*.egg-info", ".DS_Store")
-#: Names at the project root that ``packflow export`` generates itself.
-RESERVED_ROOT_NAMES = frozenset({MANIFEST_NAME, "wheels"})
+#: Names at the project root that ``packflow export`` generates itself (``dist/`` is its default output).
+RESERVED_ROOT_NAMES = frozenset({MANIFEST_NAME, "wheels", "dist", "packflow-signature.json", "sbom.cdx.json"})
 _logger = get_logger("project")
 
 
@@ -38,7 +38,7 @@ def select_files(root: Path, exclude: set[Path] | frozenset[Path] = frozenset())
         for name in filenames:
             rel = _join(rel_dir, name)
             path = here / name
-            if _keep_file(rel, spec) and path.resolve() not in skip and _inside(path, root):
+            if _keep_file(rel, spec) and path.resolve() not in skip and _inside(path, root) and not _is_archive(path):
                 chosen[rel] = path
     return dict(sorted(chosen.items()))
 
@@ -69,16 +69,64 @@ def _inside(path: Path, root: Path) -> bool:
     return path.is_file()
 
 
+def _is_archive(path: Path) -> bool:
+    """Whether ``path`` is a packflow archive (a zip holding a manifest): never packed into another."""
+    if path.suffix.lower() != ".zip":
+        return False
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            found = MANIFEST_NAME in archive.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+    if found:
+        _logger.info("Not exporting %s: it is a packflow archive.", path)
+    return found
+
+
 def _gitignore(root: Path) -> Any:
     gitignore = root / ".gitignore"
     if not gitignore.is_file():
         return None
+    lines = gitignore.read_text(encoding="utf-8").splitlines()
     try:
         import pathspec
     except ImportError as exc:
+        simple = _SimpleIgnore.parse(lines)
+        if simple is not None:
+            return simple
         raise ImportError(
-            f"{gitignore} needs the 'pathspec' package to be honoured on export: pip install 'packflow[export]'"
+            f"{gitignore} uses patterns ('!', '**', '[…]') that need the 'pathspec' package to be honoured on "
+            "export: pip install 'packflow[export]'"
         ) from exc
-    lines = gitignore.read_text(encoding="utf-8").splitlines()
     factory = getattr(pathspec, "GitIgnoreSpec", None)
     return factory.from_lines(lines) if factory else pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+class _SimpleIgnore:
+    """The gitignore subset honoured without pathspec: ``name`` globs, ``/anchored`` paths, ``dir/`` only."""
+
+    def __init__(self, patterns: list[tuple[str, bool, bool]]) -> None:
+        self.patterns = patterns
+
+    @classmethod
+    def parse(cls, lines: list[str]) -> _SimpleIgnore | None:
+        patterns = []
+        for line in (raw.strip() for raw in lines):
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("!") or "**" in line or "[" in line or "\\" in line:
+                return None
+            body = line.rstrip("/")
+            patterns.append((body.lstrip("/"), line.endswith("/"), "/" in body))
+        return cls(patterns)
+
+    def match_file(self, rel: str) -> bool:
+        is_dir, path = rel.endswith("/"), rel.rstrip("/")
+        for pattern, dir_only, anchored in self.patterns:
+            if dir_only and not is_dir:
+                continue
+            if fnmatch.fnmatchcase(path if anchored else path.rsplit("/", 1)[-1], pattern):
+                return True
+        return False

@@ -12,7 +12,7 @@ import yaml
 
 from packflow._version import __version__
 from packflow.constants import PACKAGING_CONFIG_NAME, REQUIREMENTS_TEXT_NAME
-from packflow.exceptions import ProjectError
+from packflow.exceptions import ProjectExistsError, ProjectInvalidError, ProjectNotFoundError
 from packflow.loaders.config import PackflowConfig, get_python_version, normalize_archive_name
 
 __all__ = ["MANDATORY_FILES", "create_project", "template_dir"]
@@ -25,7 +25,7 @@ def template_dir(template: str) -> Traversable:
     """The bundled template called ``template``."""
     path = importlib.resources.files("packflow").joinpath("data").joinpath("templates").joinpath(template)
     if not path.is_dir():
-        raise ProjectError(f"Unknown project template {template!r}; the bundled template is 'minimal'.")
+        raise ProjectNotFoundError(f"Unknown project template {template!r}; the bundled template is 'minimal'.")
     return path
 
 
@@ -45,12 +45,12 @@ def create_project(
     config = build_config(name, source, config_data)
     base = (parent / config.name).resolve()
     if base.exists() and not force:
-        raise ProjectError(
+        raise ProjectExistsError(
             f"{str(base)!r} already exists; choose another name or pass --force to write the template into it "
             "(files with template names are overwritten, nothing is deleted)."
         )
     if base.exists() and not base.is_dir():
-        raise ProjectError(f"{str(base)!r} exists and is not a directory.")
+        raise ProjectExistsError(f"{str(base)!r} exists and is not a directory.")
     changes = _Changes()
     try:
         for directory in [*reversed(base.parents), base]:

@@ -122,11 +122,12 @@ if _orjson is not None:
 
     def decode_many(items: list) -> list:
         """:func:`decode` of each item; the common case (no 19-digit run anywhere) is one C loop."""
-        if not any(map(_LONG_DIGITS.search, items)):
-            try:
+        pattern = _LONG_DIGITS_TEXT if items and isinstance(items[0], str) else _LONG_DIGITS
+        try:
+            if not any(map(pattern.search, items)):
                 return list(map(_orjson_loads, items))
-            except _OrjsonDecodeError:
-                pass  # find the failing item, with the full message
+        except (_OrjsonDecodeError, TypeError):  # a bad item (found again below, with its message), mixed types
+            pass
         return list(map(decode, items))
 
 else:  # pragma: no cover

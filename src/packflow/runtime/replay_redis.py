@@ -22,7 +22,7 @@ def iter_stream_dead_letters(url: str, stream: str) -> Iterator[ReplayItem]:
     start = "-"
     origin = f"redis stream {stream!r}"
     while True:
-        entries = client.xrange(stream, min=start, count=CHUNK)
+        entries: Any = client.xrange(stream, min=start, count=CHUNK)
         for entry_id, fields in entries:
             yield parse_dead_letter(_fields(fields), origin, entry_id.decode())
         if len(entries) < CHUNK:

@@ -31,6 +31,8 @@ class RunnerSnapshot:
     queue_depth: int = 0
     in_flight: int = 0
     dead_letters_by_step: dict[str, int] = field(default_factory=dict)
+    #: The backend's field-level data-quality counts (``DataQuality.model_dump()``), None without configured fields.
+    data_quality: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""

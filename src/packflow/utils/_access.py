@@ -193,7 +193,7 @@ class RowGetter:
         import numpy as np
 
         if not records:
-            return np.empty((0, len(self.paths)), dtype=dtype or float)
+            return np.array([], dtype=dtype)  # as packflow 0.4.1: no records, an empty 1-D array
         fast_rows = self._unchecked_rows(records)
         if fast_rows is not None:
             try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from packflow.exceptions import InvalidRecordsError
 from packflow.utils._access import MISSING, compile_row_getter, lookup_flat, lookup_nested
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -105,8 +106,21 @@ def records_to_ndarray(
     """A 2-D array with one row per record and one column per feature (nested paths allowed).
 
     Missing values are None; when every present value is numeric they become NaN in a float array.
+    No records give an empty 1-D array (``np.array([], dtype)``), as in packflow 0.4.1.
+    Raises ``InvalidRecordsError`` (a ``ValueError``) when ``records`` is not a list of dicts.
     """
     if not isinstance(records, list):
-        raise ValueError(f"records must be a list of dicts, got {type(records).__name__}")
+        raise InvalidRecordsError(
+            f"Value for `records` must be a list of dictionaries; got {type(records).__name__}."
+        )
     getter = compile_row_getter(list(feature_names), delimiter or ".", "field")
-    return getter.to_ndarray(records, dtype)
+    try:
+        return getter.to_ndarray(records, dtype)
+    except TypeError as exc:
+        index = getattr(exc, "index", None)
+        if index is None:
+            raise
+        raise InvalidRecordsError(
+            f"Value at index {index} is not a dictionary (got {type(records[index]).__name__}); "
+            "records must be dicts."
+        ) from exc

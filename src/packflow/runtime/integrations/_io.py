@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -15,9 +14,10 @@ import pyarrow.parquet as pq
 from packflow.exceptions import ConfigurationError
 from packflow.runtime.integrations._records import (
     DEAD_LETTER_COLUMN,
+    JSON_COLUMN,
     STATUS_COLUMN,
     STATUS_OK,
-    _json_default,
+    json_text,
     table_to_records,
 )
 
@@ -78,8 +78,11 @@ class ResultWriter:
             return
         if self._out is None:  # pragma: no cover - Parquet output returned above
             return
+        if outputs.column_names == [JSON_COLUMN]:  # the codec's text of each output, written as is
+            self._out.writelines(text + "\n" for text in outputs.column(0).to_pylist())
+            return
         for row in table_to_records(outputs):
-            self._out.write(json.dumps(row, default=_json_default, separators=(",", ":")) + "\n")
+            self._out.write(json_text(row) + "\n")
 
     def close(self, schema: pa.Schema | None = None) -> None:
         """Flush and close (an empty Parquet file is still written when nothing came out)."""
@@ -100,3 +103,4 @@ def _open_text(path: str, dash: IO[str]) -> Any:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     return open(path, "w", encoding="utf-8")
+

@@ -4,6 +4,10 @@ Reads JSON lines or Parquet (a file or a directory of them) with the engine's ow
 backend on the engine, and writes outputs to one file (JSON lines, or Parquet when the output path
 ends in ``.parquet``) and dead letters to a JSON-lines file. The driver streams the results to
 those files, so the output side is bounded by one machine's disk, not its memory.
+
+JSON lines are read as text and decoded by the shared codec on the workers, and JSON-lines outputs
+are the codec's encoding of each output, in input order: the same bytes as ``packflow run`` without
+``--engine`` (an int stays an int even when other rows hold floats; wide integers stay exact).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import pyarrow as pa
 
 from packflow.exceptions import ConfigurationError, PackflowError
 from packflow.runtime.integrations._io import ResultWriter, input_format
+from packflow.runtime.integrations._records import JSON_COLUMN, json_output_schema
 
 __all__ = ["ENGINES", "EngineJobError", "run_with_engine"]
 
@@ -97,11 +102,12 @@ def _run_ray(target: str, path: str, fmt: str, writer: ResultWriter, batch_size:
         options: dict[str, Any] = {} if os.environ.get("RAY_ADDRESS") else {"include_dashboard": False}
         ray.init(log_to_driver=False, **options)
     try:
-        ds = ray.data.read_json(path) if fmt == "json" else ray.data.read_parquet(path)
+        ray.data.DataContext.get_current().execution_options.preserve_order = True  # outputs in input order
+        ds = ray.data.read_text(path).rename_columns({"text": JSON_COLUMN}) if fmt == "json" else ray.data.read_parquet(path)
         cpus = int(ray.cluster_resources().get("CPU", 1))
         metrics = RayMetrics()
         out = map_dataset(ds, target, backend_kwargs=kwargs, batch_size=batch_size, on_error=on_error,
-                          concurrency=max(1, cpus), num_cpus=0.5, metrics=metrics)
+                          concurrency=max(1, cpus), num_cpus=0.5, metrics=metrics, output_schema=_json_out(writer))
         schema = None
         table: Any
         for table in out.iter_batches(batch_format="pyarrow", batch_size=None):
@@ -127,10 +133,10 @@ def _run_spark(target: str, path: str, fmt: str, writer: ResultWriter, batch_siz
                  .appName("packflow-run").config("spark.ui.enabled", "false").getOrCreate())
     scratch = tempfile.mkdtemp(prefix="packflow-spark-")
     try:
-        df = spark.read.json(path) if fmt == "json" else spark.read.parquet(path)
+        df = spark.read.text(path).withColumnRenamed("value", JSON_COLUMN) if fmt == "json" else spark.read.parquet(path)
         metrics = SparkMetrics()
         out = map_dataframe(df, target, backend_kwargs=kwargs, batch_size=batch_size, on_error=on_error,
-                            metrics=metrics)
+                            metrics=metrics, output_schema=_json_out(writer))
         out.write.mode("overwrite").parquet(scratch)
         schema = _copy_parts(scratch, writer)
         return metrics.summary(), _without_status(schema)
@@ -138,6 +144,11 @@ def _run_spark(target: str, path: str, fmt: str, writer: ResultWriter, batch_siz
         shutil.rmtree(scratch, ignore_errors=True)
         if started_here:
             spark.stop()
+
+
+def _json_out(writer: ResultWriter) -> pa.Schema | None:
+    """JSON-lines output: outputs travel as the codec's JSON text (exact); Parquet output: typed columns."""
+    return None if writer.parquet else json_output_schema()
 
 
 def _first_lines(exc: BaseException, limit: int = 6) -> str:

@@ -9,7 +9,6 @@ them into an outputs dataset and a dead-letters dataset.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +21,8 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("Running on Ray needs the ray extra: pip install 'packflow[ray]'") from exc
 
+from packflow.exceptions import PackflowError
+from packflow.runtime.codec import decode, encode
 from packflow.runtime.integrations._metrics import empty_part, merge_parts, summarize
 from packflow.runtime.integrations._records import (
     DEAD_LETTER_COLUMN,
@@ -33,7 +34,7 @@ from packflow.runtime.integrations._records import (
 from packflow.runtime.integrations._shipping import TargetSpec, prepare_target, write_verified_archive
 from packflow.runtime.integrations._worker import BackendWorker, sample_outputs
 
-__all__ = ["RayMetrics", "map_dataset", "split_results"]
+__all__ = ["ActorPoolTooLargeError", "RayMetrics", "check_actor_pool_fits", "map_dataset", "split_results"]
 
 DEAD_LETTER_FIELDS = ("step", "error_type", "message", "timestamp", "record")
 
@@ -107,16 +108,23 @@ def map_dataset(
     output_schema: pa.Schema | None = None,
     sample_size: int = 64,
     metrics: RayMetrics | None = None,
+    wait_for_resources: bool = False,
 ) -> ray.data.Dataset:
     """Run ``target``'s backend over ``ds`` (rows are records) on a pool of ``concurrency`` actors.
 
     Returns a lazy dataset with one row per input: the output fields plus ``_packflow_status``
     (``ok``/``dead_letter``) and ``_packflow_dead_letter`` (JSON). Without ``output_schema`` the
     schema is derived from ``sample_size`` rows run through the backend on the driver.
+
+    An actor pool that cannot fit the cluster (``concurrency * num_cpus`` more CPUs than it has)
+    would wait forever without an error, so it is refused with :class:`ActorPoolTooLargeError`;
+    pass ``wait_for_resources=True`` on an autoscaling cluster that will add the nodes.
     """
     spec = prepare_target(target, backend_kwargs)
     archive_box = [ray.put(Path(spec.location).read_bytes())] if spec.kind == "archive" else None
     schema = with_status_fields(output_schema if output_schema is not None else _sample_schema(ds, spec, sample_size))
+    if not wait_for_resources:
+        check_actor_pool_fits(concurrency, num_cpus)
     return ds.map_batches(
         _BackendActor,
         batch_size=batch_size,
@@ -128,6 +136,25 @@ def map_dataset(
             "archive_box": archive_box, "collector": metrics.collector() if metrics is not None else None,
         },
     )
+
+
+class ActorPoolTooLargeError(PackflowError, ValueError):
+    """``map_dataset``'s actors need more CPUs than the Ray cluster has: they would never all start."""
+
+
+def check_actor_pool_fits(concurrency: int, num_cpus: float) -> None:
+    """Refuse an actor pool the running cluster cannot place (skipped before Ray is initialised)."""
+    if not ray.is_initialized():
+        return
+    available = float(ray.cluster_resources().get("CPU", 0.0))
+    needed = concurrency * num_cpus
+    if needed > available:
+        fit = max(1, int(available // num_cpus)) if num_cpus else concurrency
+        raise ActorPoolTooLargeError(
+            f"map_dataset(concurrency={concurrency}, num_cpus={num_cpus}) needs {needed:g} CPUs but the Ray cluster "
+            f"has {available:g}: the actors would wait forever. Use concurrency={fit}, or num_cpus="
+            f"{available / concurrency:g}, or wait_for_resources=True on an autoscaling cluster."
+        )
 
 
 def _sample_schema(ds: ray.data.Dataset, spec: TargetSpec, sample_size: int) -> pa.Schema:
@@ -153,6 +180,6 @@ def _outputs_only(batch: pa.Table) -> pa.Table:
 
 
 def _dead_only(batch: pa.Table) -> pa.Table:
-    letters = [json.loads(text) for text in batch[DEAD_LETTER_COLUMN].to_pylist() if text is not None]
-    rows = [{**{k: d.get(k) for k in DEAD_LETTER_FIELDS[:4]}, "record": json.dumps(d.get("record"))} for d in letters]
+    letters = [decode(text) for text in batch[DEAD_LETTER_COLUMN].to_pylist() if text is not None]
+    rows = [{**{k: d.get(k) for k in DEAD_LETTER_FIELDS[:4]}, "record": encode(d.get("record")).decode()} for d in letters]
     return pa.Table.from_pylist(rows, schema=pa.schema([(name, pa.string()) for name in DEAD_LETTER_FIELDS]))

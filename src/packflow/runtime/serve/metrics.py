@@ -9,6 +9,7 @@ are summed over live workers). With one worker, values live in an ordinary in-me
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any
 
 from packflow.runtime.deadletter import DeadLetter
@@ -34,32 +35,15 @@ def multiprocess_enabled() -> bool:
 class ServeMetrics:
     """The server's metrics, labelled by backend name and version; children are bound once."""
 
-    def __init__(self, name: str, version: str) -> None:
+    def __init__(self, name: str, version: str, registry: Any = None) -> None:
+        """``registry``: share one registry among several models (each model's series get its labels)."""
         import prometheus_client as pc
 
         self._pc = pc
         self.multiprocess = multiprocess_enabled()
-        self.registry = pc.CollectorRegistry()
-        labels = ("backend", "version")
+        self.registry = registry if registry is not None else pc.CollectorRegistry()
         values = (name, version)
-        reg = self.registry
-        requests = pc.Counter("packflow_requests", "HTTP /invoke requests by outcome.", [*labels, "outcome"], registry=reg)
-        records = pc.Counter("packflow_records", "Records by outcome (ok or dead_letter).", [*labels, "outcome"], registry=reg)
-        latency = pc.Histogram(
-            "packflow_request_latency_seconds", "Time from request received to response ready, /invoke.",
-            labels, buckets=LATENCY_BUCKETS, registry=reg,
-        )
-        steps = pc.Histogram(
-            "packflow_step_latency_seconds", "Backend step latency per batch call.", [*labels, "step"],
-            buckets=LATENCY_BUCKETS, registry=reg,
-        )
-        batch = pc.Histogram(
-            "packflow_batch_size", "Records per backend batch.", labels,
-            buckets=[float(b) for b in BATCH_SIZE_BUCKETS], registry=reg,
-        )
-        dead = pc.Counter("packflow_dead_letters", "Dead-lettered records by failing step.", [*labels, "step"], registry=reg)
-        depth = pc.Gauge("packflow_queue_depth", "Records waiting for the backend.", labels, registry=reg, multiprocess_mode="livesum")
-        ready = pc.Gauge("packflow_ready", "Workers whose backend is ready.", labels, registry=reg, multiprocess_mode="livesum")
+        requests, records, latency, steps, batch, dead, depth, ready = _families(self.registry)
         self._requests = {o: requests.labels(*values, o) for o in REQUEST_OUTCOMES}
         self._records_ok = records.labels(*values, "ok")
         self._records_dead = records.labels(*values, "dead_letter")
@@ -72,6 +56,9 @@ class ServeMetrics:
         self.ready = ready.labels(*values)
         for step in STEPS:  # make the dead-letter series visible before the first failure
             dead.labels(*values, step)
+        self._backend: Any = None
+        self._quality_registry = pc.CollectorRegistry()
+        self._quality_registry.register(_QualityCollector(self))  # type: ignore[arg-type]
 
     def observe_request(self, outcome: str, seconds: float) -> None:
         """Count one /invoke request and its latency."""
@@ -92,6 +79,7 @@ class ServeMetrics:
         if dead:
             self._records_dead.inc(dead)
         self._observe_steps(backend)
+        self._backend = backend
 
     def observe_rejected_records(self, step: str, count: int) -> None:
         """Outputs the server could not encode (already counted as ok records by the backend's batch)."""
@@ -115,8 +103,8 @@ class ServeMetrics:
 
             registry = pc.CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return pc.generate_latest(registry), pc.CONTENT_TYPE_LATEST
-        return pc.generate_latest(self.registry), pc.CONTENT_TYPE_LATEST
+            return pc.generate_latest(registry) + pc.generate_latest(self._quality_registry), pc.CONTENT_TYPE_LATEST
+        return pc.generate_latest(self.registry) + pc.generate_latest(self._quality_registry), pc.CONTENT_TYPE_LATEST
 
     def close(self) -> None:
         """Mark this worker dead so its live gauges stop counting (multiprocess mode)."""
@@ -124,3 +112,52 @@ class ServeMetrics:
             from prometheus_client import multiprocess
 
             multiprocess.mark_process_dead(os.getpid())
+
+
+_FAMILIES: weakref.WeakKeyDictionary[Any, tuple[Any, ...]] = weakref.WeakKeyDictionary()
+
+
+def _families(reg: Any) -> tuple[Any, ...]:
+    """The metric families of registry ``reg``, created once per registry."""
+    found = _FAMILIES.get(reg)
+    if found is not None:
+        return found
+    import prometheus_client as pc
+
+    labels = ("backend", "version")
+    families = (
+        pc.Counter("packflow_requests", "HTTP /invoke requests by outcome.", [*labels, "outcome"], registry=reg),
+        pc.Counter("packflow_records", "Records by outcome (ok or dead_letter).", [*labels, "outcome"], registry=reg),
+        pc.Histogram(
+            "packflow_request_latency_seconds", "Time from request received to response ready, /invoke.",
+            labels, buckets=LATENCY_BUCKETS, registry=reg,
+        ),
+        pc.Histogram(
+            "packflow_step_latency_seconds", "Backend step latency per batch call.", [*labels, "step"],
+            buckets=LATENCY_BUCKETS, registry=reg,
+        ),
+        pc.Histogram(
+            "packflow_batch_size", "Records per backend batch.", labels,
+            buckets=[float(b) for b in BATCH_SIZE_BUCKETS], registry=reg,
+        ),
+        pc.Counter("packflow_dead_letters", "Dead-lettered records by failing step.", [*labels, "step"], registry=reg),
+        pc.Gauge("packflow_queue_depth", "Records waiting for the backend.", labels, registry=reg, multiprocess_mode="livesum"),
+        pc.Gauge("packflow_ready", "Workers whose backend is ready.", labels, registry=reg, multiprocess_mode="livesum"),
+    )
+    _FAMILIES[reg] = families
+    return families
+
+
+class _QualityCollector:
+    """The data-quality counters of the backend this server last ran (this worker's, with several)."""
+
+    def __init__(self, metrics: ServeMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Any:
+        from packflow.runtime.quality_metrics import data_quality_families
+
+        backend = self.metrics._backend
+        quality = backend.get_data_quality() if backend is not None and hasattr(backend, "get_data_quality") else None
+        yield from data_quality_families(quality.model_dump() if quality is not None else None,
+                                         ("backend", "version"), self.metrics._values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from packflow.runtime.quality_metrics import data_quality_families
 from packflow.runtime.stream.status import Monitor
 
 try:
@@ -41,6 +42,7 @@ class StreamCollector:
             if gauge is not None:
                 yield GaugeMetricFamily(f"packflow_stream_{key}", doc, value=gauge)
         yield from _step_latency(snap.steps)
+        yield from data_quality_families(snap.data_quality)
 
 
 def _step_latency(steps: dict[str, dict[str, float]]) -> Iterator[Any]:

@@ -30,6 +30,10 @@ class TypeConversionHandler(ABC):
         """The library's module if it is imported, else None."""
         return sys.modules.get(self.package_name)
 
+    def _import_module(self) -> ModuleType | None:
+        """packflow 0.4.1 name of :attr:`module` (the library is looked up, never imported)."""
+        return self.module
+
     def available(self) -> bool:
         """Whether the library is installed (checked without importing it)."""
         if self.package_name in sys.modules:

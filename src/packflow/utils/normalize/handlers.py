@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import datetime
+import decimal
 import io
+import math
 from typing import Any
 
 from packflow.utils.normalize.base import TypeConversionHandler
@@ -12,11 +15,14 @@ __all__ = [
     "HANDLERS",
     "NumpyTypeHandler",
     "PandasDataFrameHandler",
+    "PandasExtensionArrayHandler",
+    "PandasMissingHandler",
     "PandasSeriesHandler",
     "PandasTimestampHandler",
     "PillowImageHandler",
     "TorchScalarHandler",
     "TorchTensorHandler",
+    "convert_builtin",
     "convert_foreign",
 ]
 
@@ -70,6 +76,32 @@ class PandasTimestampHandler(TypeConversionHandler):
         return obj.isoformat()
 
 
+class PandasMissingHandler(TypeConversionHandler):
+    """pandas' missing-value markers ``pd.NA`` and ``pd.NaT`` → None."""
+
+    package_name = "pandas"  # type: ignore[assignment]
+
+    def is_type(self, obj: Any) -> bool:
+        pd = self.module
+        return obj is pd.NA or obj is pd.NaT  # type: ignore[union-attr]
+
+    def convert(self, obj: Any) -> Any:
+        return None
+
+
+class PandasExtensionArrayHandler(TypeConversionHandler):
+    """pandas extension arrays (nullable ``Int64``, ``boolean``, ``string``, …) and Index → list."""
+
+    package_name = "pandas"  # type: ignore[assignment]
+
+    def is_type(self, obj: Any) -> bool:
+        pd = self.module
+        return isinstance(obj, (pd.api.extensions.ExtensionArray, pd.Index))  # type: ignore[union-attr]
+
+    def convert(self, obj: Any) -> Any:
+        return obj.tolist()
+
+
 class TorchScalarHandler(TypeConversionHandler):
     """A one-element torch tensor → Python scalar (as in packflow 0.4)."""
 
@@ -91,7 +123,7 @@ class TorchTensorHandler(TypeConversionHandler):
         return isinstance(obj, self.module.Tensor)  # type: ignore[union-attr]
 
     def convert(self, obj: Any) -> Any:
-        return obj.detach().cpu().numpy().tolist()
+        return obj.detach().cpu().tolist()  # tolist(), not numpy(): bfloat16 has no numpy dtype
 
 
 class PillowImageHandler(TypeConversionHandler):
@@ -114,6 +146,8 @@ HANDLERS: list[TypeConversionHandler] = [
     PandasSeriesHandler(),
     PandasDataFrameHandler(),
     PandasTimestampHandler(),
+    PandasMissingHandler(),
+    PandasExtensionArrayHandler(),
     TorchScalarHandler(),
     TorchTensorHandler(),
     PillowImageHandler(),
@@ -125,4 +159,28 @@ def convert_foreign(obj: Any) -> tuple[bool, Any]:
     for handler in HANDLERS:
         if handler.handles(obj):
             return True, handler.convert(obj)
+    return False, None
+
+
+def _decimal(value: decimal.Decimal) -> Any:
+    if not value.is_finite():
+        return None  # NaN and infinities become null, the one rule for non-finite numbers
+    if value == value.to_integral_value():
+        return int(value)
+    as_float = float(value)
+    return as_float if math.isfinite(as_float) else None
+
+
+def convert_builtin(obj: Any) -> tuple[bool, Any]:
+    """(True, converted) for standard-library values JSON has no type for, else (False, None).
+
+    ``bytes``/``bytearray``/``memoryview`` → standard base64 text (padded); ``Decimal`` → int when
+    integral, else the nearest float; ``datetime``/``date``/``time`` → ISO 8601 text.
+    """
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return True, base64.b64encode(bytes(obj)).decode("ascii")
+    if isinstance(obj, decimal.Decimal):
+        return True, _decimal(obj)
+    if isinstance(obj, (datetime.date, datetime.time)):
+        return True, obj.isoformat()
     return False, None
