@@ -100,3 +100,4 @@ def test_cli_serves_several_models_over_a_real_socket_and_grpc(start_server):
         ready = channel.unary_unary(f"/{SERVICE}/ModelReady", request_serializer=lambda m: m.SerializeToString(),
                                     response_deserializer=message("ModelReadyResponse").FromString)
         assert [ready(message("ModelReadyRequest")(name=n), timeout=10).ready for n in ("a", "b")] == [True, True]
+    assert server.stop() == 0  # SIGTERM: every model drains, the server exits 0

@@ -165,3 +165,13 @@ def test_kserve_v1_instances_to_predictions(typed):
     for body, status in ((b"{", 400), (b'{"instances": 1}', 400), (b'{"instances": [1]}', 422)):
         response = typed.post("/v1/models/typed:predict", content=body)
         assert response.status_code == status and isinstance(response.json()["error"], str)
+
+
+def test_protocol_readiness_asks_backend_ready():
+    target = "serve_backends:NotReady"
+    app = create_app(ServeConfig(target=target), target=Target("module", target, "nr", "1"))
+    with TestClient(app) as client:
+        assert app.state.loaded.wait(10)
+        assert client.get("/v2/health/ready").json()["ready"] is False
+        assert client.get("/v2/models/nr/ready").status_code == 503
+        assert client.get("/v1/models/nr").json() == {"name": "nr", "ready": False}

@@ -53,7 +53,7 @@ def v1_routes(models: Models, limit: int) -> list[Route]:
             model = find_model(models, request.path_params["name"], None)
         except HTTPProblem as problem:
             return _error(problem)
-        ok = model.ready()
+        ok = await model.ready()
         return Response(orjson.dumps({"name": model.name, "ready": ok}), 200 if ok else 503, media_type="application/json")
 
     async def predict(request: Request) -> Response:

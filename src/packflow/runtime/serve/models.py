@@ -30,7 +30,7 @@ from packflow.runtime.serve.protocols import protocol_routes
 from packflow.runtime.serve.served import ServedModel
 from packflow.runtime.serve.v2 import InferEndpoint
 
-__all__ = ["MultiModelApp", "parse_model_spec", "resolve_models"]
+__all__ = ["AllStates", "MultiModelApp", "parse_model_spec", "resolve_models"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _JSON = "application/json"
@@ -80,6 +80,7 @@ class MultiModelApp:
             state = BackendState(sub_config, target)
             self.apps[target.name] = ServeApp(state, ServeMetrics(target.name, target.version, registry), on_fatal)
         self.models: dict[str, ServedModel] = {name: app.models[name] for name, app in self.apps.items()}
+        self.state = AllStates(config, [app.state for app in self.apps.values()])
         self.infer = InferEndpoint(self.models, config.max_body_bytes)
         self.starlette = Starlette(routes=self._routes(), lifespan=lambda _app: self.lifespan())
 
@@ -107,11 +108,11 @@ class MultiModelApp:
                 await grpc_server.stop(self.config.graceful_timeout_s)
             await asyncio.gather(*(context.__aexit__(None, None, None) for context in contexts))
 
-    def readiness(self) -> tuple[bool, str]:
+    async def readiness(self) -> tuple[bool, str]:
         """Ready when every model is; the reason names the models that are not."""
         waiting = []
         for name, app in self.apps.items():
-            ok, reason = app.state.readiness()
+            ok, reason = await app.state.check_readiness()
             if not ok:
                 waiting.append(f"{name}: {reason}")
         return (not waiting, "; ".join(waiting) or "ready")
@@ -125,7 +126,7 @@ class MultiModelApp:
             return _json({"status": "live"})
 
         async def ready(_: Request) -> Response:
-            ok, reason = self.readiness()
+            ok, reason = await self.readiness()
             return _json({"status": "ready" if ok else "not ready", "reason": reason}, 200 if ok else 503)
 
         async def metrics(_: Request) -> Response:
@@ -139,8 +140,8 @@ class MultiModelApp:
             return _json({n: a.state.runner.snapshot().to_dict() if a.state.runner else None for n, a in apps.items()})
 
         async def models(_: Request) -> Response:
-            return _json({n: dict(zip(("ready", "reason"), a.state.readiness())) | {"version": a.state.version}
-                          for n, a in apps.items()})
+            verdicts = {n: await a.state.check_readiness() for n, a in apps.items()}
+            return _json({n: {"ready": ok, "reason": why, "version": apps[n].state.version} for n, (ok, why) in verdicts.items()})
 
         async def invoke(_: Request) -> Response:
             message = f"This server serves several models ({names}); POST /models/{{name}}/invoke instead."
@@ -160,6 +161,27 @@ class MultiModelApp:
             Route("/stats", stats, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
         ]
+
+
+class AllStates:
+    """The lifecycle calls the server makes on a single model's state, applied to every model's."""
+
+    def __init__(self, config: ServeConfig, states: list[Any]) -> None:
+        self.config = config
+        self.states = states
+
+    def begin_drain(self) -> float:
+        """Every model starts draining; the seconds left (the same deadline for all)."""
+        return min(state.begin_drain() for state in self.states)
+
+    def cut_off_waiting(self) -> int:
+        """Every model answers its waiting requests 503; how many were cut off in all."""
+        return sum(state.cut_off_waiting() for state in self.states)
+
+    @property
+    def cut_off(self) -> int:
+        """Requests cut off by the graceful timeout, over all models."""
+        return sum(state.cut_off for state in self.states)
 
 
 def _json(data: Any, status: int = 200) -> Response:

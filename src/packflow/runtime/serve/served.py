@@ -75,8 +75,9 @@ class ServedModel:
     def version(self) -> str:
         return self.state.version
 
-    def ready(self) -> bool:
-        return self.state.readiness()[0]
+    async def ready(self) -> bool:
+        """Whether the model is ready now (asks ``backend.ready()`` off the event loop, bounded)."""
+        return (await self.state.check_readiness())[0]
 
     def schema(self) -> ModelSchema | None:
         """The backend's schema once it is loaded (None while loading)."""

@@ -72,7 +72,7 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
     import uvicorn
 
     from packflow.runtime.serve.app import create_app
-    from packflow.runtime.serve.uvserver import PackflowServer, backstop_timeout
+    from packflow.runtime.serve.uvserver import PackflowServer, backstop_timeout, served_states
 
     failure: list[BaseException] = []
     holder: dict[str, Any] = {}
@@ -87,7 +87,7 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
         timeout_graceful_shutdown=backstop_timeout(config.graceful_timeout_s),  # type: ignore[arg-type]  # a float works
         server_header=False,
     )
-    server = holder["server"] = PackflowServer(uv_config, app.state)
+    server = holder["server"] = PackflowServer(uv_config, served_states(app), config.read_timeout_s)
     # uvicorn re-raises a stop signal once it has shut down gracefully; the handlers installed
     # here absorb it, so a drained server exits 0 rather than "killed by SIGTERM".
     previous = {sig: signal.signal(sig, _absorb) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -98,8 +98,8 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
             signal.signal(sig, handler)
     if failure:
         return EXIT_CANNOT_START
-    if app.state.cut_off:
-        logger.error("Exiting non-zero: %d request(s) were cut off by the graceful timeout", app.state.cut_off)
+    if server.cut_off:
+        logger.error("Exiting non-zero: %d request(s) were cut off by the graceful timeout", server.cut_off)
         return EXIT_FAILURE
     return EXIT_OK if server.started else EXIT_FAILURE
 

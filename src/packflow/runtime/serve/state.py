@@ -46,6 +46,7 @@ class BackendState:
         self._verdict: tuple[bool, str] | None = None
         self._probe: asyncio.Future | None = None
         self._drain_deadline: float | None = None
+        self._refresh: asyncio.Task | None = None
         self._ready_dir = os.environ.get(READY_DIR_ENV) if config.workers > 1 else None
         self._ready_mark = os.path.join(self._ready_dir, f"ready-{os.getpid()}") if self._ready_dir else None
 
@@ -80,6 +81,9 @@ class BackendState:
         if self._ready_mark:
             Path(self._ready_mark).touch()
         self.loaded.set()
+        first = _first_verdict(runner.backend.ready, self.config.ready_timeout_s)
+        if self._verdict is None:  # a probe may have answered meanwhile: keep the newer verdict
+            self._verdict = first
         logger.info("Backend %s %s is ready", self.name, self.version)
 
     def _build_runner(self) -> Runner:
@@ -97,9 +101,21 @@ class BackendState:
         return Runner(backend, max_batch_size=config.max_batch_size, max_wait_ms=config.max_wait_ms)
 
     def readiness(self) -> tuple[bool, str]:
-        """The last verdict of :meth:`check_readiness` (never calls the backend; safe anywhere)."""
+        """Never blocks: the checks that need no backend call, then the latest ``ready()`` verdict.
+
+        Called on the event loop, it also starts a fresh :meth:`check_readiness` in the background
+        (so the verdict is at most one probe old).
+        """
         ok, reason = self._static_readiness()
-        return (ok, reason) if not ok or self._verdict is None else self._verdict
+        if not ok:
+            return ok, reason
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is not None and (self._refresh is None or self._refresh.done()):
+            self._refresh = loop.create_task(self.check_readiness())
+        return self._verdict or (False, "backend.ready() has not answered yet")
 
     async def check_readiness(self) -> tuple[bool, str]:
         """(ready, reason): loaded, not draining, not stuck, and ``backend.ready()`` true in time.
@@ -180,6 +196,22 @@ class BackendState:
 
     def uptime_s(self) -> float:
         return time.monotonic() - self.started
+
+
+def _first_verdict(ready: Callable[[], Any], timeout: float) -> tuple[bool, str]:
+    """The verdict of one ``ready()`` call at the end of loading (on the load thread), bounded by ``timeout``."""
+    box: list[tuple[bool, str]] = []
+
+    def probe() -> None:
+        try:
+            box.append((True, "ready") if ready() else (False, "backend.ready() returned False"))
+        except BaseException as exc:  # noqa: BLE001 - a probe must answer, not crash
+            box.append((False, f"backend.ready() raised {type(exc).__name__}: {exc}"))
+
+    thread = threading.Thread(target=probe, name="packflow-ready", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return box[0] if box else (False, f"backend.ready() did not answer within {timeout:g} s (--ready-timeout-s)")
 
 
 def _call_on_thread(func: Callable[[], Any]) -> asyncio.Future:

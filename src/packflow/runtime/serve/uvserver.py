@@ -52,16 +52,22 @@ class StalledConnections:
 
 
 class PackflowServer(uvicorn.Server):
-    """A uvicorn server that reaps stalled connections and drains through :class:`BackendState`."""
+    """A uvicorn server that reaps stalled connections and drains every served model's :class:`BackendState`."""
 
-    def __init__(self, config: uvicorn.Config, state: BackendState) -> None:
+    def __init__(self, config: uvicorn.Config, states: list[BackendState], read_timeout_s: float) -> None:
         super().__init__(config)
-        self.state = state
+        self.states = states
+        self.read_timeout_s = read_timeout_s
         self._reaper: asyncio.Task | None = None
+
+    @property
+    def cut_off(self) -> int:
+        """Requests answered 503 because the drain ran out of time, over all models."""
+        return sum(state.cut_off for state in self.states)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
-        self._reaper = asyncio.ensure_future(self._reap(StalledConnections(self.state.config.read_timeout_s)))
+        self._reaper = asyncio.ensure_future(self._reap(StalledConnections(self.read_timeout_s)))
 
     async def _reap(self, stalled: StalledConnections) -> None:
         interval = min(1.0, stalled.timeout_s / 4)
@@ -73,14 +79,25 @@ class PackflowServer(uvicorn.Server):
                     transport.close()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        remaining = self.state.begin_drain()
-        timer = asyncio.get_running_loop().call_later(remaining, self.state.cut_off_waiting)
+        remaining = min([state.begin_drain() for state in self.states], default=0.0)
+        timer = asyncio.get_running_loop().call_later(remaining, self._cut_off_waiting)
         try:
             await super().shutdown(sockets)
         finally:
             timer.cancel()
             if self._reaper is not None:
                 self._reaper.cancel()
+
+
+    def _cut_off_waiting(self) -> None:
+        for state in self.states:
+            state.cut_off_waiting()
+
+
+def served_states(app: Any) -> list[BackendState]:
+    """The backend state of each model the app serves (one, or one per model of a several-model app)."""
+    apps = getattr(app, "apps", None)
+    return [sub.state for sub in apps.values()] if isinstance(apps, dict) else [app.state]
 
 
 def backstop_timeout(graceful_timeout_s: float) -> float:

@@ -164,7 +164,7 @@ def v2_routes(models: Models, limit: int) -> list[Route]:
         return _json({"live": True, "status": "live"})
 
     async def ready(_: Request) -> Response:
-        verdicts = [(m.name, *m.state.readiness()) for m in models.values()]
+        verdicts = [(m.name, *(await m.state.check_readiness())) for m in models.values()]
         waiting = [f"{name}: {reason}" for name, ok, reason in verdicts if not ok]
         ok = bool(verdicts) and not waiting
         body = {"ready": ok, "status": "ready" if ok else "not ready", "reason": "ready" if ok else "; ".join(waiting)}
@@ -184,7 +184,7 @@ def v2_routes(models: Models, limit: int) -> list[Route]:
             model = lookup(request)
         except HTTPProblem as problem:
             return _error(problem.status, problem.message)
-        ok = model.ready()
+        ok = await model.ready()
         return _json({"name": model.name, "ready": ok}, 200 if ok else 503)
 
     infer = InferEndpoint(models, limit)

@@ -54,12 +54,12 @@ class InferenceService:
         return message("ServerLiveResponse")(live=True)
 
     async def ServerReady(self, request: Any, context: Any) -> Any:  # noqa: N802
-        ready = bool(self.models) and all(m.ready() for m in self.models.values())
+        ready = bool(self.models) and all([await m.ready() for m in self.models.values()])
         return message("ServerReadyResponse")(ready=ready)
 
     async def ModelReady(self, request: Any, context: Any) -> Any:  # noqa: N802
         model = await self._find(request.name, request.version, context)
-        return message("ModelReadyResponse")(ready=model.ready())
+        return message("ModelReadyResponse")(ready=await model.ready())
 
     async def ServerMetadata(self, request: Any, context: Any) -> Any:  # noqa: N802
         return message("ServerMetadataResponse")(**server_metadata())
