@@ -73,7 +73,7 @@ class Cluster:
         ]
         self.produce(topic, values, headers=[("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")])
 
-    def read(self, topic: str, isolation: str = "read_committed", timeout: float = 30.0) -> list[Any]:
+    def read(self, topic: str, isolation: str = "read_committed", timeout: float = 60.0) -> list[Any]:
         """Every message of ``topic`` (all partitions, from the start, up to the high watermarks)."""
         consumer = ck.Consumer({
             "bootstrap.servers": self.bootstrap, "group.id": f"reader-{uuid.uuid4().hex}",
@@ -92,7 +92,7 @@ class Cluster:
                 positions = consumer.position([ck.TopicPartition(topic, p) for p in parts])
                 if all(tp.offset >= ends[tp.partition] or ends[tp.partition] == 0 for tp in positions):
                     return out
-            return out
+            raise TimeoutError(f"reading {topic!r} timed out at {[tp.offset for tp in positions]} of {ends}")
         finally:
             consumer.close()
 

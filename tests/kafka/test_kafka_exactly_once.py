@@ -89,7 +89,7 @@ def test_exactly_once_kill_9_mid_batch_leaves_no_duplicate(kafka, k, processes):
     args = ("stream_backends:Poison", *_args(topics, "--exactly-once", "--batch-size", "200", "--consumer", "c1"))
     first = k.stream_cli(kafka, *args, env=env)
     processes.append(first)
-    assert k.wait_for(lambda: len(kafka.read(topics[1], timeout=2)) >= 1_000, timeout=60)
+    assert k.wait_for(lambda: kafka.count(topics[1]) >= 1_000, timeout=60)
     first.send_signal(signal.SIGKILL)
     first.wait()
     second = k.stream_cli(kafka, *args, "--exit-when-idle", "2", env=env)  # same transactional id: aborts the open one

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from packflow.runtime.stream._kafka import KafkaStartError, KafkaStreamError, KafkaTransientError, ck, raise_for
+from packflow.runtime.stream._kafka import KafkaStartError, KafkaStreamError, KafkaTransientError, ck, is_rebalance_error, raise_for
 from packflow.runtime.stream._kafka_sink import KafkaSink
 from packflow.runtime.stream.base import Batch, SinkCounts, Source
 
@@ -63,7 +63,12 @@ class TransactionalKafkaSink(KafkaSink):
             self.producer.commit_transaction(_TXN_TIMEOUT_S)
             self._in_txn = False
         except ck.KafkaException as exc:
-            self._fail(exc)
+            if not is_rebalance_error(exc):
+                self._fail(exc)
+            self._abort_leftover()  # the group moved on: nothing of the batch is visible; read it again
+            log.warning("batch abandoned, the consumer group rebalanced during its transaction (%s)", exc.args[0].str())
+            source.abandon(batch)  # type: ignore[attr-defined]
+            return SinkCounts()
         source.acked(batch, offsets)  # type: ignore[attr-defined]
         return counts
 

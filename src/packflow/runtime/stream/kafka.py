@@ -50,12 +50,13 @@ class KafkaSource(Source):
         self.decoder = MessageDecoder(packed=input_mode == "batch", meta_field=meta_field)
         self.consumer = ck.Consumer(settings)
         self.tracked: dict[int, Tracked] = {}
-        self.paused: set[int] = set()
+        self.paused: dict[int, int] = {}  # partition -> its position (next offset to read) when paused
         self._open: Batch | None = None  # the batch handed out and not yet acknowledged
         self._solo = False  # the open batch holds one suspect record: read nothing more
         self._opened = False
         self._assigned_once = False
         self._held: list = []  # messages consumed but not handed out yet (oldest first)
+        self._taking: list = []  # messages of the read in progress (given back if it fails)
         self._per_message = 0.0  # running mean of records per batch-packed message
         self._unsaved: dict[int, Any] = {}  # written offsets a rebalance refused to commit
         self._rebalancing = False
@@ -126,7 +127,7 @@ class KafkaSource(Source):
                 self._unsaved.pop(p, None)
         for partition in gone:
             self.tracked.pop(partition, None)
-            self.paused.discard(partition)
+            self.paused.pop(partition, None)
         self._held = [m for m in self._held if m.partition() not in gone]  # the next owner reads them
         if self._open is not None:
             dropped = _prune(self._open, gone)
@@ -150,6 +151,26 @@ class KafkaSource(Source):
     # -- reading --------------------------------------------------------------------------------
 
     def read(self, max_records: int, block_ms: int) -> Batch | None:
+        try:
+            return self._read(max_records, block_ms)
+        except BaseException:
+            self._give_back()
+            raise
+
+    def _give_back(self) -> None:
+        """A read failed: the driver drops the batch it was filling, so hold its messages for the next read.
+
+        Without this, records consumed from librdkafka but never handed over would be skipped (the
+        consumer's position is past them) and a later commit would cover them: lost.
+        """
+        taken, self._taking = self._taking, []
+        earlier = list(self._open.ack_ids) if self._open is not None else []
+        back = [m for m in earlier + taken if m.partition() in self.tracked]
+        self._held[:0] = back  # oldest first: the open batch, this read, then what was held already
+        self._open, self._solo = None, False
+
+    def _read(self, max_records: int, block_ms: int) -> Batch | None:
+        self._taking = []
         if self._solo:
             return None
         if self._rebalancing:  # a commit was refused: hand out nothing until the group has settled
@@ -159,7 +180,7 @@ class KafkaSource(Source):
         if suspect and self._open is not None:
             return None  # a suspect record is never added to a batch: it starts the next one, alone
         count = self._message_count(max_records)
-        messages = self._take(count, block_ms, suspect)
+        messages = self._taking = self._take(count, block_ms, suspect)
         if not messages:
             return None
         if suspect:
@@ -171,6 +192,7 @@ class KafkaSource(Source):
         self._mark_first(messages, count)
         if self._open is None:
             self._open = batch
+        self._taking = []
         return batch
 
     def _message_count(self, max_records: int) -> int:
@@ -183,13 +205,15 @@ class KafkaSource(Source):
 
     def _take(self, max_records: int, block_ms: int, suspect: bool) -> list:
         """Held messages first (in order), then newly consumed ones, up to ``max_records``."""
-        held = self._held
-        if not held:
+        if not self._held:
             return self._consume(max_records, block_ms)
-        if suspect and not any(self.tracked[m.partition()].suspect for m in held):
-            held.extend(self._consume(max_records, block_ms))
-        elif len(held) < max_records and not suspect:
-            held.extend(self._consume(max_records - len(held), 0))
+        if suspect and not any(self.tracked[m.partition()].suspect for m in self._held):
+            more = self._consume(max_records, block_ms)
+        elif len(self._held) < max_records and not suspect:
+            more = self._consume(max_records - len(self._held), 0)
+        else:
+            more = []
+        held = self._held + more  # after consuming: a revocation inside it may have replaced self._held
         taken, self._held = held[:max_records], held[max_records:]
         return taken
 
@@ -233,7 +257,7 @@ class KafkaSource(Source):
             self.tracked[p].marked = True
 
     def _read_solo(self, messages: list) -> Batch | None:
-        """One record of a suspect partition (others are paused and rewound), counted as a delivery."""
+        """One record of a suspect partition (others are paused, their messages held), counted as a delivery."""
         pick = None
         for m in messages:
             state = self.tracked[m.partition()]
@@ -241,13 +265,14 @@ class KafkaSource(Source):
                 pick = m
                 break
         self._held[:0] = [m for m in messages if m is not pick]  # handed out later, in order
+        self._taking = [pick] if pick is not None else []
         self._pause_others()
         if pick is None:
             return None
         state = self.tracked[pick.partition()]
-        state.committed = pick.offset()
-        state.tries += 1
-        self._commit([ck.TopicPartition(self.topic, pick.partition(), pick.offset(), format_mark(state.tries, state.end))])
+        tries = state.tries + 1
+        self._commit([ck.TopicPartition(self.topic, pick.partition(), pick.offset(), format_mark(tries, state.end))])
+        state.committed, state.tries = pick.offset(), tries
         batch = self.decoder.batch([pick])
         if state.tries > self.max_deliveries:
             reason = (
@@ -256,19 +281,30 @@ class KafkaSource(Source):
             )
             batch.records[:] = [Rejected(pick.value(), reason, "deliver") for _ in batch.records]
             batch.has_rejected = True
-        self._open, self._solo = batch, True
+        self._open, self._solo, self._taking = batch, True, []
         return batch
 
     def _pause_others(self) -> None:
-        others = [p for p, t in self.tracked.items() if not t.suspect and p not in self.paused]
+        others = [ck.TopicPartition(self.topic, p) for p, t in self.tracked.items() if not t.suspect and p not in self.paused]
         if others:
-            self.consumer.pause([ck.TopicPartition(self.topic, p) for p in others])
-            self.paused.update(others)
+            self.consumer.pause(others)
+            # librdkafka may drop what it had fetched for a paused partition: remember where we were
+            for tp in self.consumer.position(others):
+                committed = self.tracked[tp.partition].committed
+                self.paused[tp.partition] = tp.offset if tp.offset >= 0 else (committed if committed is not None else -1)
 
     def _resume_if_clear(self) -> None:
-        if self.paused and not any(t.suspect for t in self.tracked.values()):
-            self.consumer.resume([ck.TopicPartition(self.topic, p) for p in self.paused])
-            self.paused.clear()
+        if not self.paused or any(t.suspect for t in self.tracked.values()):
+            return
+        partitions = [ck.TopicPartition(self.topic, p, offset) for p, offset in self.paused.items()]
+        self.consumer.resume(partitions)
+        for tp in partitions:
+            if tp.offset >= 0:  # continue right after the last message consumed (held or handed out)
+                try:
+                    self.consumer.seek(tp)
+                except ck.KafkaException as exc:
+                    log.info("resuming partition %d at %d: %s", tp.partition, tp.offset, exc.args[0].str())
+        self.paused.clear()
 
     # -- acknowledging --------------------------------------------------------------------------
 
@@ -294,6 +330,20 @@ class KafkaSource(Source):
                 state.after(tp.offset - 1)
         self._open, self._solo = None, False
         self._resume_if_clear()
+
+    def abandon(self, batch: Batch) -> None:
+        """Give ``batch`` up unwritten (its transaction was aborted by a rebalance): read it again."""
+        first: dict[int, int] = {}
+        for m in batch.ack_ids:
+            first.setdefault(m.partition(), m.offset())
+        for p, offset in first.items():
+            if p in self.tracked:
+                try:
+                    self.consumer.seek(ck.TopicPartition(self.topic, p, offset))
+                except ck.KafkaException as exc:  # revoked meanwhile: its next owner starts from the commit
+                    log.info("rewinding partition %d: %s", p, exc.args[0].str())
+        self._held = [m for m in self._held if m.partition() not in first]
+        self._open, self._solo = None, False
 
     def ack(self, batch: Batch) -> None:
         offsets = self.offsets(batch)

@@ -7,7 +7,8 @@ API (``ctypes``), so that a test can also take brokers down and bring them back:
     python -m packflow.runtime.stream.kafka_mock --brokers 3 --topic in:4 --topic out:4
     # prints: bootstrap.servers=127.0.0.1:41235,127.0.0.1:40113,127.0.0.1:36337
     # then reads commands on stdin, one per line:
-    #   down ID | up ID | topic NAME PARTITIONS | quit   (each answered by "ok" or "error ...")
+    #   down ID | up ID | topic NAME PARTITIONS | errors API_KEY CODE COUNT | quit
+    #   (each answered by "ok" or "error ...")
 
 The cluster lives as long as the process; closing stdin stops it. What the mock does *not* do is
 listed in ``docs/kafka.md`` (notably: offsets sent in a transaction are never stored).
@@ -53,6 +54,7 @@ def _library() -> Any:
         "rd_kafka_mock_broker_set_down": ([vp, i32], ctypes.c_int),
         "rd_kafka_mock_broker_set_up": ([vp, i32], ctypes.c_int),
         "rd_kafka_mock_group_initial_rebalance_delay_ms": ([vp, i32], None),
+        "rd_kafka_mock_push_request_errors_array": ([vp, ctypes.c_int16, ctypes.c_size_t, ctypes.POINTER(ctypes.c_int)], None),
     }
     for name, (args, restype) in signatures.items():
         func = getattr(lib, name)
@@ -89,6 +91,11 @@ class MockCluster:
     def set_up(self, broker_id: int) -> None:
         self._check(self._lib.rd_kafka_mock_broker_set_up(self._cluster, broker_id), "up")
 
+    def push_errors(self, api_key: int, code: int, count: int) -> None:
+        """The next ``count`` requests of ``api_key`` (e.g. 8 = OffsetCommit) fail with error ``code``."""
+        errors = (ctypes.c_int * count)(*([code] * count))
+        self._lib.rd_kafka_mock_push_request_errors_array(self._cluster, api_key, count, errors)
+
     def close(self) -> None:
         if self._cluster:
             self._lib.rd_kafka_mock_cluster_destroy(self._cluster)
@@ -113,6 +120,8 @@ def _serve(cluster: MockCluster) -> None:
                 (cluster.set_down if words[0] == "down" else cluster.set_up)(int(words[1]))
             elif words[0] == "topic":
                 cluster.create_topic(words[1], int(words[2]))
+            elif words[0] == "errors":
+                cluster.push_errors(int(words[1]), int(words[2]), int(words[3]))
             else:
                 raise ValueError(f"unknown command {words[0]!r}")
             print("ok", flush=True)
