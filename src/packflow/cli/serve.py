@@ -7,7 +7,7 @@ import sys
 import click
 
 from packflow.cli._common import setup_logging, start_or_exit, strict_config_option, with_strict_config
-from packflow.cli._options import config_option, log_level_option
+from packflow.cli._options import config_option, log_level_option, serve_security_options
 from packflow.cli._common import trusted_key_option
 
 
@@ -31,6 +31,7 @@ from packflow.cli._common import trusted_key_option
 @click.option("--ready-sample", default=None, type=click.Path(exists=True, dir_okay=False), help="Records that must pass check_io before ready.")
 @log_level_option("INFO")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request (slower).")
+@serve_security_options
 @start_or_exit
 def serve(target: str, backend_config: dict, strict_config: bool, **options: object) -> None:
     """Serve TARGET (project directory, .zip archive, or module:Class) over HTTP: POST /invoke."""

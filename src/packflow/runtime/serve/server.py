@@ -26,6 +26,7 @@ from packflow.loaders.target import resolve_target
 from packflow.logger import get_logger
 from packflow.runtime.serve.config import SERVE_CONFIG_ENV, ServeConfig
 from packflow.runtime.serve.metrics import MULTIPROC_ENV
+from packflow.runtime.serve.production import check_keys_at_start, install_key_reload, uvicorn_ssl_options, wrap_app
 from packflow.runtime.serve.state import READY_DIR_ENV
 
 __all__ = ["bind_socket", "run_server", "run_worker"]
@@ -38,9 +39,11 @@ SOCKET_FD_ENV = "PACKFLOW_SERVE_FD"
 def run_server(config: ServeConfig) -> int:
     """Serve ``config.target`` until SIGTERM or SIGINT; return the process exit code."""
     resolve_target(config.target)  # a bad TARGET fails here, before any socket or process
+    check_keys_at_start(config)  # so does an unreadable --api-keys-file
     sock = bind_socket(config.host, config.port)
     host, port = sock.getsockname()[:2]
-    logger.info("packflow serve %s on http://%s:%s with %d worker(s)", config.target, host, port, config.workers)
+    scheme = "https" if config.ssl_certfile else "http"
+    logger.info("packflow serve %s on %s://%s:%s with %d worker(s)", config.target, scheme, host, port, config.workers)
     if config.workers == 1:
         return run_worker(config, sock)
     return _Supervisor(config, sock).run()
@@ -74,9 +77,10 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
         failure.append(exc)
         holder["server"].should_exit = True
 
-    app = create_app(config, on_fatal=fatal)
+    app = wrap_app(create_app(config, on_fatal=fatal), config)
+    install_key_reload(app)
     uv_config = uvicorn.Config(
-        app, lifespan="on", log_level=config.log_level.lower(), access_log=config.access_log,
+        app, lifespan="on", **uvicorn_ssl_options(config), log_level=config.log_level.lower(), access_log=config.access_log,
         timeout_graceful_shutdown=config.graceful_timeout_s,  # type: ignore[arg-type]  # a float works
         server_header=False,
     )
@@ -113,6 +117,8 @@ class _Supervisor:
         os.makedirs(metrics_dir, exist_ok=True)
         os.makedirs(os.path.join(root, "ready"))
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        if hasattr(signal, "SIGHUP"):  # reload API keys: forwarded to every worker
+            previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._forward)
         try:
             self._spawn(metrics_dir, os.path.join(root, "ready"))
             code = self._watch()
@@ -125,6 +131,11 @@ class _Supervisor:
     def _on_signal(self, signum: int, _frame: Any) -> None:
         logger.info("Received %s: draining workers", signal.Signals(signum).name)
         self.stop.set()
+
+    def _forward(self, signum: int, _frame: Any) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
 
     def _spawn(self, metrics_dir: str, ready_dir: str) -> None:
         fd = self.sock.fileno()
