@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/run_bench.py              # 1,000,000 records, 3 repeats
     .venv/bin/python benchmarks/run_bench.py --records 200000 --repeats 1   # quicker
+    .venv/bin/python benchmarks/run_bench.py --baseline-src /tmp/before/src   # + another tree's packflow
 
 1. Throughput of ``packflow run`` (identity backend, batch 1,000) over N JSON lines, against two
    bare Python loops over the same file in the same run: (a) read a line, ``orjson.loads``,
@@ -84,7 +85,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
     return elapsed, usage.ru_maxrss
 
 
-def bench_throughput(work: Path, data: Path, n: int, repeats: int) -> None:
+def bench_throughput(work: Path, data: Path, n: int, repeats: int, baseline_src: str | None = None) -> None:
     print(f"\n## Throughput: {n:,} records, batch 1,000 (best of {repeats}, wall time of a fresh process)")
     (work / "bare_a.py").write_text(BARE_PER_RECORD)
     (work / "bare_b.py").write_text(BARE_BATCHED)
@@ -97,6 +98,8 @@ def bench_throughput(work: Path, data: Path, n: int, repeats: int) -> None:
             contenders[label + env_label] = ([sys.executable, str(work / script), str(data)], env)
     contenders["packflow run"] = ([*PACKFLOW, "run", "bench_identity:Identity", "-i", str(data), "-o", "/dev/null",
                                    "-b", "1000", "--no-progress", "--metrics-json", str(metrics)], plain)
+    if baseline_src:  # the same command with another source tree's packflow first on the path
+        contenders["packflow run, baseline tree"] = (contenders["packflow run"][0], {**plain, "PYTHONPATH": baseline_src})
     best = {label: float("inf") for label in contenders}
     inner = 0.0
     for _ in range(repeats):  # round-robin, so load from other processes hits every contender alike
@@ -106,12 +109,16 @@ def bench_throughput(work: Path, data: Path, n: int, repeats: int) -> None:
                 inner = max(inner, json.loads(metrics.read_text())["records_per_s"])
     rates = {label: n / seconds for label, seconds in best.items()}
     wall = rates.pop("packflow run")
+    before = rates.pop("packflow run, baseline tree", None)
     baseline = max(rates.values())
     for label, rate in rates.items():
         print(f"{label:<52}{rate:>12,.0f} rec/s")
     print(f"{'packflow run (process wall time, incl. ~0.17 s start-up)':<52}{wall:>12,.0f} rec/s"
           f"   {wall / baseline:.2f}x the best bare loop")
     print(f"{'packflow run (from its --metrics-json, best run)':<52}{inner:>12,.0f} rec/s   {inner / baseline:.2f}x")
+    if before is not None:
+        print(f"{'packflow run, baseline tree (process wall time)':<52}{before:>12,.0f} rec/s"
+              f"   this tree / baseline: {wall / before:.3f}")
 
 
 def bench_isolation() -> None:
@@ -163,6 +170,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--baseline-src", default=None, help="also time packflow imported from this src directory")
+    parser.add_argument("--only-throughput", action="store_true", help="skip the isolation and RSS sections")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; figures are noisy on a shared machine")
     with tempfile.TemporaryDirectory(prefix="packflow-run-bench-") as tmp:
@@ -170,9 +179,10 @@ def main() -> None:
         (work / "bench_identity.py").write_text(IDENTITY)
         data = work / "records.jsonl"
         make_records(data, args.records)
-        bench_throughput(work, data, args.records, args.repeats)
-        bench_isolation()
-        bench_rss(work, data, args.records)
+        bench_throughput(work, data, args.records, args.repeats, args.baseline_src)
+        if not args.only_throughput:
+            bench_isolation()
+            bench_rss(work, data, args.records)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ wrk) with one load thread, so the servers get the other core. All servers run on
 same run. LitServe is only a comparison: ``pip install litserve`` into the venv (not a packflow
 dependency); it is skipped when missing.
 
-    python benchmarks/serve_bench.py [--duration 10] [--warmup-requests 10000]
+    python benchmarks/serve_bench.py [--duration 10] [--warmup-requests 10000] [--baseline-src DIR]
+
+``--baseline-src DIR`` also runs packflow from another source tree (e.g. ``git archive main src``
+unpacked in DIR/..) in the same run, and prints this tree's req/s relative to it.
 
 Prints requests/s and p50/p99 latency at 32 connections and at 1 connection (after warm-up),
 the ratios to the baselines, and the latency of one 1,000-record array request. Figures only;
@@ -64,24 +67,30 @@ def wait_ready(port: int, path: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"server on port {port} did not answer {path} within {timeout} s")
 
 
+#: Source tree each packflow variant runs from: this tree, and (with --baseline-src) the baseline.
+SOURCES = {"packflow": str(HERE.parent / "src")}
+
+
 @contextlib.contextmanager
-def server(name: str, port: int, pin: bool = False) -> Iterator[str]:
+def server(name: str, port: int, pin: bool = False) -> Iterator[tuple[str, int]]:
     py = sys.executable
-    env = {**os.environ, "PYTHONPATH": str(APPS)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(APPS), *([SOURCES[name]] if name in SOURCES else [])])}
+    packflow_command = [py, "-m", "packflow.cli", "serve", "identity:Identity", "--port", str(port), "--log-level", "WARNING"]
     commands = {
-        "packflow": ([py, "-m", "packflow.cli", "serve", "identity:Identity", "--port", str(port), "--log-level", "WARNING"], "/invoke"),
+        "packflow": (packflow_command, "/invoke"),
+        "baseline": (packflow_command, "/invoke"),
         "bare": ([py, str(APPS / "bare_starlette.py"), str(port)], "/invoke"),
         "litserve": ([py, str(APPS / "litserve_identity.py"), str(port)], "/predict"),
     }
     command, path = commands[name]
-    if name == "packflow":
+    if name in ("packflow", "baseline"):
         command = [py, "-c", "from packflow.cli import cli; cli()", *command[3:]]
     if pin:
         command = ["taskset", "-c", "1", *command]
     proc = subprocess.Popen(command, env=env, cwd=APPS, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_ready(port, path)
-        yield path
+        yield path, proc.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, 15)
@@ -101,6 +110,12 @@ def wrk(port: int, path: str, connections: int, duration: float, script: str, pi
     requests, micros, p50, p99, mean, errors = line.split()[1:]
     return {"rps": int(requests) / (int(micros) / 1e6), "p50_ms": float(p50) / 1000, "p99_ms": float(p99) / 1000,
             "mean_ms": float(mean) / 1000, "errors": int(errors), "requests": int(requests)}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all threads (Linux /proc); robust to a busy machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _check_warmup(results: dict[str, dict[str, float]], wanted: int) -> None:
@@ -126,9 +141,11 @@ def measure(name: str, args: argparse.Namespace, script: str) -> dict[str, dict[
     port = free_port()
     results: dict[str, dict[str, float]] = {}
     pin = args.pin
-    with server(name, port, pin) as path:
+    with server(name, port, pin) as (path, pid):
         wrk(port, path, 32, 2, script, pin)  # warm-up at load
+        cpu = cpu_seconds(pid)
         results["c32"] = wrk(port, path, 32, args.duration, script, pin)
+        results["c32"]["cpu_us_per_req"] = (cpu_seconds(pid) - cpu) / results["c32"]["requests"] * 1e6
         if name != "litserve":
             warm = wrk(port, path, 1, max(2.0, args.warmup_requests / 2500), script, pin)
             results["warmup"] = warm
@@ -144,16 +161,33 @@ def main() -> None:
     parser.add_argument("--warmup-requests", type=int, default=10_000, help="requests before the concurrency-1 run")
     parser.add_argument("--pin", action="store_true", help="taskset: servers on CPU 1, wrk on CPU 0")
     parser.add_argument("--only", nargs="*", default=["packflow", "bare", "litserve"])
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every server this often, alternating; report the median")
+    parser.add_argument("--baseline-src", default=None, help="also run packflow from this src directory (the baseline)")
     args = parser.parse_args()
+    if args.baseline_src:
+        SOURCES["baseline"] = os.path.abspath(args.baseline_src)
+        args.only = ["baseline", *args.only]
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(LUA % json.dumps(RECORD))
         script = f.name
     names = [n for n in args.only if n != "litserve" or _has_litserve()]
-    all_results = {name: measure(name, args, script) for name in names}
+    rounds: dict[str, list[dict[str, dict[str, float]]]] = {name: [] for name in names}
+    for _ in range(args.rounds):  # servers alternate, so a noisy minute hurts them all alike
+        for name in names:
+            rounds[name].append(measure(name, args, script))
+    all_results = {name: _median_run(runs) for name, runs in rounds.items()}
+    if args.rounds > 1:
+        for name, runs in rounds.items():
+            print(f"{name:10} req/s at 32 conns per round: {[round(r['c32']['rps']) for r in runs]}")
     os.unlink(script)
     report(all_results)
+
+
+def _median_run(runs: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """The round whose req/s at 32 connections is the median one."""
+    return sorted(runs, key=lambda r: r["c32"]["rps"])[len(runs) // 2]
 
 
 def _has_litserve() -> bool:
@@ -173,6 +207,11 @@ def report(results: dict[str, dict[str, dict[str, float]]]) -> None:
         if "array1000_ms" in runs:
             print(f"{name:10} one 1,000-record array request: {runs['array1000_ms']['p50_ms']:.2f} ms (median of 30)")
     pf, bare, lit = results.get("packflow"), results.get("bare"), results.get("litserve")
+    base = results.get("baseline")
+    if pf and base:
+        print(f"packflow/baseline req/s at 32 conns: {pf['c32']['rps'] / base['c32']['rps']:.3f}x")
+    for name, runs in results.items():
+        print(f"{name:10} server CPU per request at 32 conns: {runs['c32']['cpu_us_per_req']:.1f} us")
     if pf and bare:
         print(f"packflow/bare req/s at 32 conns: {pf['c32']['rps'] / bare['c32']['rps']:.2f}x (target >= 0.6x)")
         print(f"packflow - bare p50 at 1 conn: {(pf['c1']['p50_ms'] - bare['c1']['p50_ms']) * 1000:+.0f} us (target <= +200 us)")

@@ -1,6 +1,7 @@
 """End-to-end events/s of ``packflow stream`` against a bare redis-py consumer loop, in the same run.
 
     .venv/bin/python benchmarks/stream_bench.py [--records 200000] [--batch-size 1000] [--only record,batch-out,packed,two]
+    .venv/bin/python benchmarks/stream_bench.py --baseline-src /tmp/before/src   # + another tree's packflow
 
 Starts its own redis-server (no persistence) on a free loopback port. Records are pre-loaded in
 the input stream; each consumer (``packflow stream`` with an identity backend, or the bare loop:
@@ -151,12 +152,14 @@ def measure(client: redis.Redis, procs: list[subprocess.Popen], records: int, ba
     return (records - n0) / elapsed, redis_cores
 
 
-def run_packflow(url: str, workdir: str, extra: list[str], consumers: int, batch: int) -> list[subprocess.Popen]:
+def run_packflow(url: str, workdir: str, extra: list[str], consumers: int, batch: int, src: str | None = None) -> list[subprocess.Popen]:
     base = [sys.executable, "-c", "import sys; from packflow.cli import cli; sys.exit(cli())", "stream", "bench_backend:Identity",
             "--redis-url", url, "--input-stream", "in", "--output-stream", "out", "--group", "g",
             "--batch-size", str(batch), "--max-pending", str(max(batch, 10_000)), "--exit-when-idle", "0.5", *extra]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": src} if src else None
     return [
-        subprocess.Popen([*base, "--consumer", f"c{i}"], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen([*base, "--consumer", f"c{i}"], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True, env=env)
         for i in range(consumers)
     ]
 
@@ -174,7 +177,7 @@ def scenario(client: redis.Redis, url: str, workdir: str, name: str, args: argpa
     if name.startswith("two"):
         runs: list[tuple[str, int | None]] = [("packflow x1", 1), ("packflow x2", 2)]
     else:
-        runs = [("bare", None), ("packflow", 1)]
+        runs = [("bare", None), ("packflow", 1)] + ([("packflow baseline", 1)] if args.baseline_src else [])
     for label, consumers in runs:
         best = (0.0, 0.0)
         for _ in range(args.repeat):
@@ -182,7 +185,8 @@ def scenario(client: redis.Redis, url: str, workdir: str, name: str, args: argpa
             if consumers is None:
                 procs = [subprocess.Popen([sys.executable, "-c", BARE, url, mode, str(count)], stderr=subprocess.PIPE, text=True)]
             else:
-                procs = run_packflow(url, workdir, flags, consumers, args.batch_size)
+                src = args.baseline_src if label.endswith("baseline") else None
+                procs = run_packflow(url, workdir, flags, consumers, args.batch_size, src)
             best = max(best, measure(client, procs, records, batched, server_pid))
         results[label] = best
     return results
@@ -194,6 +198,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=2, help="runs per variant; the best is reported")
     parser.add_argument("--only", default="record,batch-out,packed,two,two-packed")
+    parser.add_argument("--baseline-src", default=None, help="also run packflow imported from this src directory")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         Path(workdir, "bench_backend.py").write_text(IDENTITY)
@@ -206,6 +211,8 @@ def main() -> None:
                 line = "  ".join(f"{k}: {rate:,.0f}/s (redis {cores:.2f} cores)" for k, (rate, cores) in res.items())
                 if "bare" in res:
                     line += f"  ratio packflow/bare: {res['packflow'][0] / res['bare'][0]:.2f}"
+                if "packflow baseline" in res:
+                    line += f"  this tree/baseline: {res['packflow'][0] / res['packflow baseline'][0]:.3f}"
                 else:
                     line += f"  scaling x2/x1: {res['packflow x2'][0] / res['packflow x1'][0]:.2f}"
                 print(f"{name:<10} {line}", flush=True)

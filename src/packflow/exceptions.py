@@ -18,6 +18,7 @@ __all__ = [
     "InferenceBackendLoadError",
     "InferenceBackendRuntimeError",
     "InferenceBackendValidationError",
+    "InputError",
     "InvalidRecordsError",
     "PackflowError",
     "PreprocessorInitError",
@@ -138,3 +139,11 @@ class ProjectExistsError(ProjectError, FileExistsError):
 
 class ProjectInvalidError(ProjectError, ValueError):
     """``packflow.yaml`` is invalid, or validation errors block an export."""
+
+
+class InputError(PackflowError, ValueError):
+    """The input record is wrong (a missing or mistyped field): the caller must fix it.
+
+    Raise it from ``transform_inputs`` (or any step) for a record the model cannot take; servers
+    answer it with a 4xx status (the client's fault), not a 5xx (the model's).
+    """

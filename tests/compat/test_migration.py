@@ -100,9 +100,43 @@ def test_check_io_json_rule(released, ours) -> None:
 
 
 def test_output_contract(released, ours) -> None:
-    old, new = _both(released, ours, "call_dict_two_outputs")
-    assert _value(old) == {"a": 1}
-    assert "exactly one" in _raised(new, "packflow.exceptions.InferenceBackendRuntimeError")["message"]
+    expected = {"call_dict_two_outputs": ({"a": 1}, "exactly one"), "call_dict_output_not_dict": (1, "must be a dict"),
+                "call_list_output_too_short": ([{"a": 1}], "1 outputs for 2 input records"),
+                "list_in_outputs_not_dicts": ([1, 2], "must be a dict")}
+    for name, (old_value, phrase) in expected.items():
+        old, new = _both(released, ours, name)
+        assert _value(old) == old_value
+        assert phrase in _raised(new, "packflow.exceptions.InferenceBackendRuntimeError")["message"], new
+
+
+def test_non_dict_records(released, ours) -> None:
+    old, new = _both(released, ours, "call_list_of_non_dicts")
+    assert _value(old) == [1, "two"]
+    assert "record 0 is a int" in _raised(new, "packflow.exceptions.InferenceBackendRuntimeError")["message"]
+
+
+def test_init_wrapped(released, ours) -> None:
+    old, new = _both(released, ours, "local_backend_init_raises")
+    assert _raised(old, "ValueError")["message"] == "bad init"
+    exc = _raised(new, "packflow.exceptions.InferenceBackendInitializationError")
+    assert "ValueError: bad init" in exc["message"] and "model_w:Backend" in exc["message"]
+
+
+def test_numpy_dtype(released, ours) -> None:
+    for name, old_dtype in (("numpy_ints", "int64"), ("numpy_bools", "bool"), ("numpy_nested_and_renamed", "int64")):
+        old, new = _both(released, ours, name)
+        assert _value(old)["dtype"] == old_dtype and _value(new)["dtype"] == "float64"
+    old, new = _both(released, ours, "numpy_strings")
+    assert _value(old)["dtype"] == "<U21"
+    assert "does not fit" in _raised(new, "packflow.exceptions.InferenceBackendRuntimeError")["message"]
+    old, new = _both(released, ours, "numpy_empty_batch")
+    assert _value(old)["shape"] == [0] and _value(new)["shape"] == [0, 2]
+
+
+def test_export_default_dir(released, ours) -> None:
+    old, new = _both(released, ours, "export_archive_name")
+    assert _value(old) == ["exported_model-0.1.0.zip", "."]
+    assert _value(new) == ["exported_model-0.1.0.zip", "p/dist"]
 
 
 def test_override_file(released, ours) -> None:
@@ -185,9 +219,13 @@ def test_flatten_collision_lookup(released, ours) -> None:
 
 
 def test_normalize_new_types(released, ours) -> None:
-    old, new = _both(released, ours, "native_pandas_timestamp")
-    _raised(old, "TypeError")
-    assert _value(new) == "2024-01-02T03:04:05"
+    for name, converted in (("native_pandas_timestamp", "2024-01-02T03:04:05"), ("native_bytes", {"b": "AAE="}),
+                            ("native_decimal", 1.5)):
+        old, new = _both(released, ours, name)
+        _raised(old, "TypeError")
+        assert _value(new) == converted
+    old, new = _both(released, ours, "native_numpy_types_exact")
+    assert _value(old) == ["int", "float64", "list"] and _value(new) == ["int", "float", "list"]
 
 
 def test_handler_lazy_module(released, ours) -> None:

@@ -79,3 +79,66 @@ class Numpy(InferenceBackend):
 
     def execute(self, inputs):
         return [{"v": np.float32(1.5), "a": np.arange(3), "obj": object()} if r.get("bad") else {"v": np.int64(2)} for r in inputs]
+
+
+class Sleepy(InferenceBackend):
+    """Identity; a record ``{"sleep": s}`` makes its batch sleep ``s`` seconds (a hanging record)."""
+
+    def execute(self, inputs):
+        for r in inputs:
+            if r.get("sleep"):
+                time.sleep(float(r["sleep"]))
+        return inputs
+
+
+class Exiting(InferenceBackend):
+    """A record's ``"raise"`` field: ``exit`` raises SystemExit, ``interrupt`` KeyboardInterrupt,
+    ``base`` a bare BaseException, ``kill`` ends the process with ``os._exit(3)``."""
+
+    def execute(self, inputs):
+        for r in inputs:
+            how = r.get("raise")
+            if how == "exit":
+                raise SystemExit(3)
+            if how == "interrupt":
+                raise KeyboardInterrupt()
+            if how == "base":
+                raise BaseException("not an Exception")
+            if how == "kill":
+                os._exit(3)
+        return inputs
+
+
+#: Environment variable: seconds ``SlowReady.ready()`` sleeps.
+READY_SLEEP_ENV = "PACKFLOW_TEST_READY_SLEEP_S"
+
+
+class SlowReady(InferenceBackend):
+    """``ready()`` sleeps ``PACKFLOW_TEST_READY_SLEEP_S`` seconds (default 3) before answering True."""
+
+    def ready(self):
+        time.sleep(float(os.environ.get(READY_SLEEP_ENV, "3")))
+        return True
+
+    def execute(self, inputs):
+        return inputs
+
+
+class ExitingReady(InferenceBackend):
+    """``ready()`` raises SystemExit."""
+
+    def ready(self):
+        raise SystemExit(4)
+
+    def execute(self, inputs):
+        return inputs
+
+
+class ExitingInit(InferenceBackend):
+    """``initialize()`` raises SystemExit."""
+
+    def initialize(self):
+        raise SystemExit("weights volume not mounted")
+
+    def execute(self, inputs):
+        return inputs

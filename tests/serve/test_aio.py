@@ -85,8 +85,9 @@ def test_a_poison_record_fails_only_its_own_submission():
 def test_a_lone_submission_never_waits_for_the_fill_window():
     runner = Runner(Identity())
 
+    runner.start_async(fill_wait_ms=60_000.0)  # would hang the test if a lone record waited it out
+
     async def go():
-        runner.aio.fill_wait_ms = 60_000.0  # would hang the test if a lone record waited it out
         for i in range(5):
             assert await asyncio.wait_for(runner.submit({"i": i}), 5) == {"i": i}
 
@@ -148,8 +149,9 @@ def test_overload_is_refused():
     backend = Recording()
     runner = Runner(backend)
 
+    runner.start_async(max_queue=5)
+
     async def go():
-        runner.aio.max_queue = 5
         backend.gate.clear()
         first = asyncio.ensure_future(runner.submit_many([{"i": i} for i in range(3)]))
         await asyncio.sleep(0.02)
@@ -172,8 +174,9 @@ def test_fill_window_under_load_builds_bigger_batches():
             await runner.submit({"i": i})
             await asyncio.sleep(0.001 * (i % 3))
 
+    runner.start_async(fill_wait_ms=20.0)
+
     async def go():
-        runner.aio.fill_wait_ms = 20.0
         start = time.perf_counter()
         await asyncio.gather(*(client(i) for i in range(8)))
         return time.perf_counter() - start
@@ -182,36 +185,120 @@ def test_fill_window_under_load_builds_bigger_batches():
     assert sum(backend.sizes) == 40 and len(backend.sizes) < 40
 
 
+def test_options_are_given_once_at_construction():
+    runner = Runner(Identity())
+    batcher = runner.start_async(max_queue=7, fill_wait_ms=3.0)
+    assert runner.aio is batcher and (batcher.max_queue, batcher.fill_wait_ms) == (7, 3.0)
+    with pytest.raises(RuntimeError, match="start_async"):
+        runner.start_async(max_queue=8)
+
+
 class ThreadNoting(Identity):
-    """Identity that notes the thread of each batch and sleeps when a record asks it to."""
+    """Identity that notes the thread of each batch; a record with ``"hang"`` blocks on a gate."""
 
     def initialize(self):
-        self.threads: list[tuple[str, int]] = []
+        self.threads: list[str] = []
+        self.gate = threading.Event()
 
     def execute(self, inputs):
-        self.threads.append((threading.current_thread().name, len(inputs)))
-        if any(r.get("sleep") for r in inputs):
-            time.sleep(0.01)
+        self.threads.append(threading.current_thread().name)
+        if any(r.get("hang") for r in inputs):
+            self.gate.wait(10)
         return inputs
 
 
-def test_fast_batches_move_onto_the_loop_and_slow_ones_move_back():
-    from packflow.runtime.aio import INLINE_STREAK
-
+def test_the_backend_never_runs_on_the_loop_even_after_many_fast_batches():
     backend = ThreadNoting()
     runner = Runner(backend)
 
     async def go():
-        for i in range(INLINE_STREAK + 1):
+        for i in range(50):  # warm: many fast batches in a row
             await runner.submit({"i": i})
-        together = await asyncio.gather(*(runner.submit({"j": j}) for j in range(5)))
-        await runner.submit({"sleep": True})
-        await runner.submit({"after": 1})
-        return together
+        hung = asyncio.ensure_future(runner.aio.submit([{"hang": True}], timeout=0.2))
+        ticks = 0
+        for _ in range(10):  # the loop keeps turning while the backend call hangs
+            await asyncio.sleep(0.01)
+            ticks += 1
+        with pytest.raises(asyncio.TimeoutError):  # and the timeout fires while it still hangs
+            await hung
+        still_hanging = runner.aio.stalled_s() > 0
+        backend.gate.set()
+        await runner.drain(5)
+        return ticks, still_hanging
 
-    assert asyncio.run(go()) == [{"j": j} for j in range(5)]
-    names = [name for name, _ in backend.threads]
-    assert names[0].startswith("packflow-backend")
-    assert names[INLINE_STREAK] == "MainThread"
-    assert backend.threads[INLINE_STREAK + 1] == ("MainThread", 5)  # same-iteration submissions share a batch
-    assert names[-1].startswith("packflow-backend")  # the slow batch reset the streak
+    ticks, still_hanging = asyncio.run(go())
+    assert ticks == 10 and still_hanging
+    assert all(name == "packflow-backend" for name in backend.threads), set(backend.threads)
+
+
+class Exiting(Identity):
+    """Raises a BaseException named by the record's ``"raise"`` field."""
+
+    def execute(self, inputs):
+        for r in inputs:
+            if r.get("raise") == "exit":
+                raise SystemExit(3)
+            if r.get("raise") == "interrupt":
+                raise KeyboardInterrupt()
+        return inputs
+
+
+def test_system_exit_and_keyboard_interrupt_from_the_backend_are_per_record_errors():
+    runner = Runner(Exiting())
+
+    async def go():
+        first = await runner.submit({"raise": "exit"})
+        second = await runner.submit({"raise": "interrupt"})
+        return first, second, await runner.submit({"ok": 1})
+
+    first, second, after = asyncio.run(go())
+    assert is_dead_letter(first) and first.error_type == "SystemExit" and first.step == "execute"
+    assert is_dead_letter(second) and second.error_type == "KeyboardInterrupt"
+    assert after == {"ok": 1}
+
+
+class SlowPoison(Poison):
+    """Poison that sleeps per call and counts its calls."""
+
+    def initialize(self):
+        self.calls = 0
+
+    def execute(self, inputs):
+        self.calls += 1
+        time.sleep(0.02)
+        return super().execute(inputs)
+
+
+def test_results_are_released_as_isolation_clears_them_not_when_it_ends():
+    backend = SlowPoison()
+    runner = Runner(backend)
+
+    async def go():
+        calls_at_release: dict[int, int] = {}
+
+        async def one(i: int) -> object:
+            result = await runner.submit({"i": i, "poison": i == 15})
+            calls_at_release[i] = backend.calls
+            return result
+
+        results = await asyncio.gather(*(one(i) for i in range(16)))
+        return results, calls_at_release
+
+    results, calls_at_release = asyncio.run(go())
+    assert is_dead_letter(results[15]) and all(not is_dead_letter(r) for r in results[:15])
+    total = backend.calls
+    early = [i for i in range(15) if calls_at_release[i] < total]
+    assert len(early) >= 7, f"only {early} were released before the bisection ended ({calls_at_release}, {total} calls)"
+
+
+def test_an_observer_raising_system_exit_loses_no_results():
+    def observer(records, results):
+        raise SystemExit("observer gave up")
+
+    runner = Runner(Identity())
+    runner.start_async(on_batch=observer)
+
+    async def go():
+        return [await runner.submit({"i": i}) for i in range(3)]
+
+    assert asyncio.run(go()) == [{"i": i} for i in range(3)]

@@ -74,7 +74,7 @@ def test_live(identity_client, path):
 @pytest.mark.parametrize("path", ["/health/ready", "/v2/health/ready"])
 def test_ready_when_loaded(identity_client, path):
     response = identity_client.get(path)
-    assert response.status_code == 200 and response.json() == {"status": "ready", "reason": "ready"}
+    assert response.status_code == 200 and response.json().items() >= {"status": "ready", "reason": "ready"}.items()
 
 
 def test_metrics_are_labelled_and_count_requests(identity_client):
@@ -325,3 +325,27 @@ def test_fuzzed_bodies_never_get_a_5xx(identity_client, body):
     response = identity_client.post("/invoke", content=body, headers={"content-type": "application/json"})
     assert response.status_code < 500, response.text
     assert response.json() is not None
+
+
+# -- limits and containment ------------------------------------------------------------------------
+
+
+def test_one_request_larger_than_the_queue_limit_is_413_naming_the_limit():
+    app = make_app("Identity", max_queue=3)
+    with TestClient(app) as client:
+        assert app.state.loaded.wait(10)
+        response = client.post("/invoke", json=[{"i": i} for i in range(5)])
+        assert response.status_code == 413
+        error = response.json()["error"]
+        assert error["type"] == "TooManyRecords" and "limit of 3 records" in error["message"] and "--max-queue" in error["message"]
+        assert client.post("/invoke", json=[{"i": i} for i in range(3)]).status_code == 200
+
+
+def test_ready_raising_system_exit_keeps_readiness_red_and_the_server_up():
+    app = make_app("ExitingReady")
+    with TestClient(app) as client:
+        assert app.state.loaded.wait(10)
+        response = client.get("/health/ready")
+        assert response.status_code == 503 and "raised SystemExit" in response.json()["reason"]
+        assert client.post("/invoke", json={"a": 1}).json() == {"a": 1}
+        assert client.get("/health/live").status_code == 200

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-HEAVY = ("starlette", "uvicorn", "orjson", "prometheus_client", "httptools", "uvloop")
+#: orjson is not listed: the core codec (packflow.runtime.codec) uses it when installed, as a fast path.
+HEAVY = ("starlette", "uvicorn", "prometheus_client", "httptools", "uvloop")
 
 
 def test_importing_packflow_does_not_import_the_web_stack():

@@ -1,8 +1,11 @@
 """``packflow run``: push JSON records from a file or stdin through a backend, JSON lines out.
 
 Exit codes (the policy of every command, docs/cli.md): 0 every record succeeded; 3 the run
-finished but some records were dead-lettered (0 with ``--no-fail-on-dead-letters``); 2 the run could not start (bad target, config, input file or option); 1 ``--on-error fail``
-stopped the run at a failed record (or another failure after start-up).
+finished but some records were dead-lettered (0 with ``--no-fail-on-dead-letters``); 2 the run could not start (bad target, config, input file or option, or two of input, output and
+dead letters are the same file); 1 ``--on-error fail``
+stopped the run at a failed record (or another failure after start-up); 128 + N (130, 143) a
+SIGINT/SIGTERM stopped the run: the outputs and dead letters are a consistent prefix of the input,
+and stderr says where it stopped.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from packflow.cli._common import _one_line_cause, fail, setup_logging, strict_co
 from packflow.cli._options import config_option, dead_letters_exit_option, log_level_option, parse_backend_config
 from packflow.cli._common import trusted_key_option
 from packflow.constants import EXIT_CANNOT_START, EXIT_DEAD_LETTERS, EXIT_FAILURE, EXIT_OK
-from packflow.exceptions import PackflowError
+from packflow.exceptions import ConfigurationError, PackflowError
 
 __all__ = ["load_config_file", "run"]
 
@@ -42,13 +45,14 @@ SHOWN_REASONS = 5
 @click.option("--output", "-o", "output_path", default="-", show_default=True,
               type=click.Path(dir_okay=False, writable=True, allow_dash=True),
               help="Where to write output records as JSON lines, in input order; '-' is stdout.")
-@click.option("--dead-letters", "dead_letters_path", default=None, type=click.Path(dir_okay=False, writable=True),
-              help="Write dead letters here as JSON lines (default: a count and the first reasons on stderr; "
-                   "with --engine ray|spark: <output>.dead-letters.jsonl).")
+@click.option("--dead-letters", "dead_letters_path", default=None,
+              type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+              help="Write dead letters here as JSON lines; '-' is stdout (default: a count and the first reasons "
+                   "on stderr; with --engine ray|spark: <output>.dead-letters.jsonl).")
 @click.option("--batch-size", "-b", default=256, show_default=True, type=click.IntRange(min=1),
               help="Records per backend call.")
-@click.option("--max-wait-ms", default=50.0, show_default=True, type=click.FloatRange(min=0),
-              help="On a pipe, flush a partial batch after waiting this long for more input.")
+@click.option("--max-wait-ms", default=50.0, show_default=True, type=click.FloatRange(min=0, max=3_600_000),
+              help="On a pipe, flush a partial batch after waiting this long for more input (0: at once).")
 @config_option
 @strict_config_option
 @click.option("--on-error", type=click.Choice(["isolate", "fail"]), default="isolate", show_default=True,
@@ -67,6 +71,7 @@ def run(target: str, input_path: str, output_path: str, dead_letters_path: str |
     """Run TARGET (project directory, .zip archive or module:Name) over JSON records."""
     setup_logging(log_level)
     started = time.monotonic()
+    _refuse_same_files(input_path, output_path, dead_letters_path)
     backend_kwargs = with_strict_config(backend_config, strict_config)
     if engine != "local":
         summary = _run_on_engine(engine, target, input_path, output_path, dead_letters_path, batch_size,
@@ -94,6 +99,15 @@ def load_config_file(path: str) -> dict[str, Any]:
     return parse_backend_config(path)
 
 
+def _refuse_same_files(input_path: str, output_path: str, dead_letters_path: str | None) -> None:
+    from packflow.cli._paths import refuse_same_files
+
+    try:
+        refuse_same_files({"--input": input_path, "--output": output_path, "--dead-letters": dead_letters_path})
+    except ConfigurationError as exc:
+        fail(str(exc), EXIT_CANNOT_START)
+
+
 def _show_progress(progress: bool | None, input_path: str) -> bool:
     if progress is not None:
         return progress
@@ -107,18 +121,27 @@ def _run_locally(target: str, input_path: str, output_path: str, dead_letters_pa
                  max_wait_ms: float, backend_kwargs: dict[str, Any], on_error: str, show: bool) -> dict[str, Any]:
     from packflow.cli._summary import ProgressBar, build_summary
     from packflow.runtime import BatchFailedError, Runner
+    from packflow.runtime.interrupt import StopRequest, handle_stop_signals
     from packflow.runtime.jsonl import JsonLinesReader, JsonLinesWriter, run_jsonl
 
     runner = Runner(_load_or_exit(target, backend_kwargs), max_batch_size=batch_size, max_wait_ms=max_wait_ms,
                     on_error=on_error)  # type: ignore[arg-type]
     _settle_memory()
+    stop = StopRequest()
     with _binary_in(input_path) as source, _binary_out(output_path) as sink, _DeadLetterSink(dead_letters_path) as dead:
-        reader = JsonLinesReader(source, batch_size, max_wait_ms)
+        reader = JsonLinesReader(source, batch_size, max_wait_ms, stop=stop)
         bar = ProgressBar(sys.stderr, os.path.getsize(input_path) if input_path != "-" else None) if show else None
         on_batch = (lambda n: bar.update(n, reader.bytes_done)) if bar is not None else None
         exit_code = EXIT_OK
+        restore = handle_stop_signals(stop, lambda s: _stop_now(s, sink, dead))
         try:
-            run_jsonl(runner, reader, JsonLinesWriter(sink, flush=reader.waits), dead.write, on_batch)
+            run_jsonl(runner, reader, JsonLinesWriter(sink, flush=reader.waits), dead.write, on_batch, stop)
+            if stop.is_set():
+                exit_code = 128 + stop.signum
+        except (SystemExit, KeyboardInterrupt):
+            if not stop.is_set():  # not after a signal: the Runner lets only a real shutdown through
+                raise
+            exit_code = 128 + stop.signum  # the backend ended the batch in hand: it is not written
         except BatchFailedError as exc:
             click.echo(f"Error: {exc}", err=True)
             exit_code = EXIT_FAILURE
@@ -127,13 +150,36 @@ def _run_locally(target: str, input_path: str, output_path: str, dead_letters_pa
             click.echo("Error: the output was closed before every record was written.", err=True)
             exit_code = EXIT_FAILURE
         finally:
+            restore()
             if bar is not None:
                 bar.close(runner.counters.records_in, reader.bytes_done)
     snapshot = runner.snapshot()
     if exit_code == EXIT_OK and snapshot.dead_letters:
         exit_code = EXIT_DEAD_LETTERS
     dead.report()
+    if stop.is_set():
+        click.echo(_stopped_message(stop), err=True)
+    stop.close()
     return build_summary(snapshot, 0.0, exit_code, target=target, engine="local")
+
+
+def _stopped_message(stop: Any, now: bool = False) -> str:
+    where = (f"up to input line {stop.completed:,} (lines 1-{stop.completed:,} are complete; nothing after line "
+             f"{stop.completed:,} was processed)") if stop.completed else "for no input line (nothing was processed)"
+    how = "a second " if now else ""
+    return f"Error: stopped by {how}{stop.reason}: outputs and dead letters are written {where}."
+
+
+def _stop_now(stop: Any, sink: BinaryIO, dead: _DeadLetterSink) -> None:
+    """A second signal: end at once with what is complete, unless a batch is being written (then the
+    run stops as soon as that batch is written whole, as after the first signal)."""
+    if stop.writing:
+        return
+    for flush in (sink.flush, dead.flush):
+        with contextlib.suppress(OSError, ValueError):
+            flush()
+    os.write(2, (_stopped_message(stop, now=True) + "\n").encode())
+    os._exit(128 + stop.signum)
 
 
 def _load_or_exit(target: str, backend_kwargs: dict[str, Any]) -> Any:
@@ -205,9 +251,12 @@ class _DeadLetterSink:
         self.count = 0
         self.first: list[Any] = []
         self._handle: IO[bytes] | None = None
+        self._owned = True
 
     def __enter__(self) -> _DeadLetterSink:
-        if self.path is not None:
+        if self.path == "-":
+            self._handle, self._owned = sys.stdout.buffer, False
+        elif self.path is not None:
             try:
                 self._handle = open(self.path, "wb")
             except OSError as exc:
@@ -215,8 +264,16 @@ class _DeadLetterSink:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        if self._handle is not None:
+        if self._handle is None:
+            return
+        if self._owned:
             self._handle.close()
+        else:
+            self._handle.flush()
+
+    def flush(self) -> None:
+        if self._handle is not None:
+            self._handle.flush()
 
     def write(self, dead_letters: list[Any]) -> None:
         from packflow.runtime.jsonl import dumps
@@ -232,7 +289,8 @@ class _DeadLetterSink:
         if not self.count:
             return
         if self.path is not None:
-            click.echo(f"{plural(self.count, 'record')} {_were(self.count)} dead-lettered; see {self.path}.", err=True)
+            where = "stdout" if self.path == "-" else self.path
+            click.echo(f"{plural(self.count, 'record')} {_were(self.count)} dead-lettered; see {where}.", err=True)
             return
         click.echo(f"{plural(self.count, 'record')} {_were(self.count)} dead-lettered (use --dead-letters FILE to keep them). "
                    f"First {len(self.first)}:", err=True)

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from packflow.cli._common import fail, setup_logging, start_or_exit, strict_config_option, with_strict_config
+from packflow.cli._kafka_options import kafka_options
 from packflow.cli._options import config_option, dead_letters_exit_option, exit_code_for, log_level_option
 from packflow.constants import EXIT_FAILURE
 from packflow.cli._common import trusted_key_option
@@ -21,10 +22,18 @@ __all__ = ["stream"]
 
 
 def _install_signal_handlers(driver: Any) -> None:
+    """SIGTERM/SIGINT tell the Runner (``request_shutdown``) and set the driver's stop flag; they never
+    raise into backend code, whose own ``KeyboardInterrupt``/``SystemExit`` are per-record errors.
+    A second signal exits at once."""
+    from packflow.runtime.shutdown import request_shutdown
+
     def handler(signum: int, _frame: Any) -> None:
+        request_shutdown()
         name = signal.Signals(signum).name
         if driver.stopping:  # a second signal: stop now; unacknowledged entries are re-delivered
-            raise KeyboardInterrupt(name)
+            os.write(2, f"Error: stopped by a second {name}; the batch in hand was not acknowledged "
+                        "and will be delivered again.\n".encode())
+            os._exit(128 + signum)
         driver.request_stop(name)
 
     signal.signal(signal.SIGTERM, handler)
@@ -58,23 +67,31 @@ def _install_signal_handlers(driver: Any) -> None:
 @strict_config_option
 @dead_letters_exit_option(default=False)
 @log_level_option(None)
+@kafka_options
 @start_or_exit
 def stream(target: str, **opts: Any) -> None:
-    """Run TARGET (project dir, .zip archive or module:Name) on a Redis Stream until stopped."""
+    """Run TARGET (project dir, .zip archive or module:Name) on a Redis Stream (or Kafka topic) until stopped."""
     setup_logging(opts["log_level"])
     from packflow.loaders.target import resolve_target
     from packflow.runtime import Runner
 
     backend = resolve_target(target).load(**with_strict_config(opts["backend_config"], opts["strict_config"]))
     runner = Runner(backend, max_batch_size=opts["batch_size"], max_wait_ms=opts["max_wait_ms"])
-    driver = _build_driver(runner, opts)
+    if opts["kafka_bootstrap"]:
+        from packflow.cli._kafka_options import build_kafka_driver
+
+        driver = build_kafka_driver(runner, opts)
+    else:
+        driver = _build_driver(runner, opts)
     _run(driver, opts)
 
 
 def _build_driver(runner: Any, opts: dict[str, Any]) -> Any:
     from packflow.runtime.stream import DriverOptions, StreamDriver
-    from packflow.runtime.stream.redis import RedisSink, RedisSource, connect
+    from packflow.runtime.stream.redis import RedisSink, RedisSource, connect, refuse_loops
 
+    dead_letter_stream = opts["dead_letter_stream"] or f"{opts['input_stream']}:dead"
+    refuse_loops(opts["input_stream"], opts["output_stream"], dead_letter_stream)
     client = connect(opts["redis_url"])
     source = RedisSource(
         client, opts["input_stream"], opts["group"], opts["consumer"] or f"{socket.gethostname()}-{os.getpid()}",
@@ -82,7 +99,7 @@ def _build_driver(runner: Any, opts: dict[str, Any]) -> Any:
         claim_idle_ms=opts["claim_idle_ms"], max_deliveries=opts["max_deliveries"],
     )  # fmt: skip
     sink = RedisSink(
-        client, opts["output_stream"], opts["dead_letter_stream"] or f"{opts['input_stream']}:dead",
+        client, opts["output_stream"], dead_letter_stream,
         output_mode=opts["output_mode"], maxlen=opts["output_maxlen"],
     )  # fmt: skip
     source.open()  # a wrong server, a refused group or a key of the wrong type fails here, before the run
@@ -95,6 +112,7 @@ def _build_driver(runner: Any, opts: dict[str, Any]) -> Any:
 
 
 def _run(driver: Any, opts: dict[str, Any]) -> None:
+    from packflow.runtime.stream.base import WriteFailedError
     from packflow.runtime.stream.driver import StreamUnavailableError
     from packflow.runtime.stream.status import Monitor
 
@@ -109,7 +127,7 @@ def _run(driver: Any, opts: dict[str, Any]) -> None:
     error: str | None = None
     try:
         driver.run()
-    except StreamUnavailableError as exc:
+    except (StreamUnavailableError, WriteFailedError) as exc:
         error = str(exc)
     except Exception as exc:  # noqa: BLE001 - report, exit 1; the unacknowledged batch is re-delivered
         error = f"the stream stopped on {type(exc).__name__}: {exc}; entries read but not acknowledged will be re-delivered."

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from packflow.constants import PACKAGING_CONFIG_NAME, REQUIREMENTS_TEXT_NAME
-from packflow.exceptions import ProjectError, ProjectInvalidError, ProjectNotFoundError
+from packflow.exceptions import ProjectInvalidError, ProjectNotFoundError
 from packflow.logger import get_logger
 
 __all__ = [
@@ -87,7 +87,7 @@ class PackflowConfig(BaseModel):
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any], source: str = PACKAGING_CONFIG_NAME) -> PackflowConfig:
-        """Validate a mapping, raising ``ProjectError`` that names each bad or unknown key."""
+        """Validate a mapping, raising ``ProjectInvalidError`` that names each bad or unknown key."""
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
@@ -159,18 +159,18 @@ MAX_YAML_NODES = 100_000
 
 
 def load_yaml_file(path: Path) -> Any:
-    """The YAML value of ``path``, read safely; ``ProjectError`` naming the file on any problem.
+    """The YAML value of ``path``, read safely; ``ProjectInvalidError`` (a ``ValueError``) naming the file on any problem.
 
     Regular files only (a FIFO would hang), at most 16 MiB, UTF-8, nesting the parser can take,
     and at most :data:`MAX_YAML_NODES` nodes once aliases are expanded.
     """
     from packflow.utils._files import read_text_file
 
-    text = read_text_file(str(path), str(path), ProjectError)
+    text = read_text_file(str(path), str(path), ProjectInvalidError)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         if node is not None and _expanded_size(node, {}) > MAX_YAML_NODES:
-            raise ProjectError(
+            raise ProjectInvalidError(
                 f"{path} expands to more than {MAX_YAML_NODES:,} values through YAML aliases (&anchor / *alias); "
                 "write the values out or use fewer aliases."
             )
@@ -178,7 +178,7 @@ def load_yaml_file(path: Path) -> Any:
     except yaml.YAMLError as exc:
         raise ProjectYAMLError(f"{path} is not valid YAML: {exc}") from exc
     except RecursionError as exc:
-        raise ProjectError(f"{path} nests YAML too deeply to be a project file.") from exc
+        raise ProjectInvalidError(f"{path} nests YAML too deeply to be a project file.") from exc
 
 
 def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:

@@ -2,42 +2,46 @@
 
 Batching is continuous: when the backend is idle a submission is dispatched at once (no batch
 window is waited out at low load); while a batch runs, new submissions queue up and the next
-batch takes all of them, up to ``max_batch_size`` records. The backend runs on one worker
-thread, so the event loop keeps accepting requests while it computes.
+batch takes all of them, up to ``max_batch_size`` records.
+
+The backend always runs on one dedicated (daemon) thread, never on the event loop: however long
+a backend call takes, the loop keeps answering probes, timing requests out and accepting new
+ones. (Running fast batches on the loop saved a thread hop, but one slow record then froze the
+whole process; a blocking call on the loop cannot be pre-empted, so that mode is gone.)
 
 ``fill_wait_ms`` (default 0) optionally lets a batch wait a little to fill up, but only under
 load: the wait ends as soon as as many records are queued as the previous batch held, so a
 lone client (previous batch of one) never waits.
 
-Fast backends run on the event loop itself: once the last ``INLINE_STREAK`` batches each took
-less than ``inline_below_ms`` (default 0.5 ms), the next batch is run from an event-loop
-callback instead of the backend thread, because a thread hop would cost more than the call.
-Submissions that arrive in the same loop iteration still share that batch. The first slower
-batch moves work back to the backend thread, so a slow or GIL-releasing backend never blocks
-the loop for long.
+While a failing batch is bisected, each submission's results are released as soon as all its
+records are cleared (``Runner.process_batch(on_segment=...)``), not when the bisection ends.
+Anything the backend raises — even ``SystemExit`` or ``KeyboardInterrupt`` — stays on the backend
+thread and becomes per-record dead letters.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import collections
+import queue
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable
 
 from packflow.exceptions import PackflowError
+from packflow.runtime.codec import dead_letter
+from packflow.runtime.deadletter import DeadLetter
 
 if TYPE_CHECKING:  # pragma: no cover
     from packflow.runtime.runner import Runner
 
-__all__ = ["AsyncBatcher", "RunnerClosedError", "RunnerOverloadedError"]
+__all__ = ["AsyncBatcher", "BatchObserver", "RunnerClosedError", "RunnerOverloadedError"]
 
 #: Called on the backend thread after every batch: ``on_batch(records, results)``.
 BatchObserver = Callable[[list, list], None]
-
-
-#: Consecutive fast batches needed before batches run on the event loop.
-INLINE_STREAK = 16
+#: One queued submission's place in a batch: ``(start, end, future)``.
+Slice = tuple[int, int, asyncio.Future]
 _clock = time.perf_counter
 
 
@@ -50,45 +54,51 @@ class RunnerOverloadedError(PackflowError):
 
 
 class AsyncBatcher:
-    """Queue of submissions; at most one batch runs at a time, the next starts when it finishes.
+    """Queue of submissions; the backend thread takes the next batch as soon as the last one ends.
 
-    Dispatch is callback-driven (no dispatcher task): a submission to an idle batcher goes to the
-    backend thread at once, and a finished batch hands out its results and starts the next batch
-    in one event-loop callback. This keeps the added latency at concurrency 1 to one thread hop.
+    The event loop only appends submissions (under a lock) and resolves futures; the backend
+    thread forms each batch itself from what is queued when it becomes free, so back-to-back
+    batches under load cost no extra round trip through the loop. Options are fixed at
+    construction (``Runner.start_async``).
     """
 
     def __init__(
         self,
         runner: Runner,
-        max_queue: int = 100_000,
         *,
+        max_queue: int = 100_000,
         fill_wait_ms: float = 0.0,
         on_batch: BatchObserver | None = None,
-        inline_below_ms: float = 0.5,
     ) -> None:
         self.runner = runner
         self.max_queue = max_queue
         self.fill_wait_ms = fill_wait_ms
         #: Optional observer run on the backend thread after each batch (metrics, logging).
         self.on_batch = on_batch
-        #: Batches faster than this run on the event loop once INLINE_STREAK in a row were (0: never).
-        self.inline_below_ms = inline_below_ms
-        self._fast_streak = 0
         self.queue_depth = 0
         self.in_flight = 0
         self._last_batch = 1
         self._pending: collections.deque[tuple[list, asyncio.Future]] = collections.deque()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="packflow-backend")
+        self._running: list[Slice] = []
+        self._lock = threading.Lock()
+        self._wake: queue.SimpleQueue[None] = queue.SimpleQueue()  # C-level: cheaper than a Condition
+        self._sleeping = False  # the backend thread waits on _wake
+        self._kicking = False  # a _kick is scheduled on the loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._busy = False
-        self._fill_timer: asyncio.TimerHandle | None = None
+        self._progress = 0.0  # clock of the running batch's start or last cleared segment; 0 when idle
         self._idle: asyncio.Event | None = None
-        self._closing = False
+        self._closing = self._stopped = self._started = False
 
     @property
     def closing(self) -> bool:
-        """True once :meth:`drain` was called."""
+        """True once :meth:`close` or :meth:`drain` was called."""
         return self._closing
+
+    def stalled_s(self) -> float:
+        """Seconds the running batch has gone without producing a result (0.0 when idle)."""
+        progress = self._progress
+        return _clock() - progress if progress else 0.0
 
     async def submit(self, records: list, timeout: float | None = None) -> list[Any]:
         """Results for ``records`` in order, once the batch holding them has run.
@@ -106,31 +116,109 @@ class AsyncBatcher:
             handle.cancel()
 
     def _enqueue(self, records: list) -> asyncio.Future:
-        if self._closing:
-            raise RunnerClosedError("The runner is shutting down and accepts no new records.")
-        if self.queue_depth + len(records) > self.max_queue:
-            raise RunnerOverloadedError(
-                f"{self.queue_depth} records are already queued (max_queue={self.max_queue}); retry later."
-            )
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future = loop.create_future()
-        self._pending.append((records, future))
-        self.queue_depth += len(records)
-        if not self._busy:
-            self._start_next()
-        elif self._fill_timer is not None and self.queue_depth >= self._fill_target():
-            self._fill_timer.cancel()
-            self._fill_timer = None
-            self._busy = False
-            self._start_next()
+        with self._lock:
+            if self._closing:
+                raise RunnerClosedError("The runner is shutting down and accepts no new records; retry on another instance.")
+            if self.queue_depth + len(records) > self.max_queue:
+                raise RunnerOverloadedError(
+                    f"{self.queue_depth} records are already queued (max_queue={self.max_queue}); retry later."
+                )
+            self._pending.append((records, future))
+            self.queue_depth += len(records)
+            kick = self._sleeping and not self._kicking
+            self._kicking = self._kicking or kick
+        if kick:  # wake the thread once per loop iteration: submissions of this iteration share a batch
+            loop.call_soon(self._kick)
+        if not self._started:
+            self._started = True
+            threading.Thread(target=self._serve, name="packflow-backend", daemon=True).start()
         return future
 
-    def _fill_target(self) -> int:
-        return min(self._last_batch, self.runner.max_batch_size)
+    def _kick(self) -> None:
+        with self._lock:
+            self._kicking = False
+            self._notify()
 
-    def _take(self) -> tuple[list, list[tuple[int, int, asyncio.Future]]]:
+    # -- the backend thread ---------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        """The backend thread: take a batch, run it, hand its results to the loop; repeat."""
+        loop = self._loop
+        assert loop is not None
+        while (job := self._next_batch()) is not None:
+            records, slices = job
+            try:
+                results, exc = self._run(records, slices), None
+            except BaseException as error:  # noqa: BLE001 - delivered to the waiting submitters
+                results, exc = None, error
+            try:
+                loop.call_soon_threadsafe(self._finish, slices, results, exc)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                return
+
+    def _next_batch(self) -> tuple[list, list[Slice]] | None:
+        with self._lock:
+            self._running = []
+            while True:
+                if self._pending and self._fill_wait():
+                    records, slices = self._take()
+                    if records:
+                        break
+                    continue
+                self._go_idle()
+                if self._stopped:
+                    return None
+                self._sleep(None)
+            self._busy = True
+            self._last_batch = self.in_flight = len(records)
+            self._running = slices
+            self._progress = _clock()
+            return records, slices
+
+    def _fill_wait(self) -> bool:
+        """Right after a batch, let the next fill up for ``fill_wait_ms`` (lock held); True when it may go."""
+        wait = self.fill_wait_ms
+        if wait <= 0 or not self._busy or self._last_batch <= 1 or self._closing:  # never when idle
+            return True
+        target = min(self._last_batch, self.runner.max_batch_size)
+        deadline = _clock() + wait / 1000.0
+        while self.queue_depth < target and not self._closing and (left := deadline - _clock()) > 0:
+            self._sleep(left)
+        return True
+
+    def _sleep(self, timeout: float | None) -> None:
+        """Wait (lock held on entry and exit) until :meth:`_notify` or ``timeout``; may wake spuriously."""
+        self._sleeping = True
+        self._lock.release()
+        try:
+            self._wake.get(timeout=timeout)
+        except queue.Empty:
+            pass
+        finally:
+            self._lock.acquire()
+            self._sleeping = False
+
+    def _notify(self) -> None:
+        """Wake the backend thread if it sleeps (lock held)."""
+        if self._sleeping:
+            self._sleeping = False
+            self._wake.put(None)
+
+    def _go_idle(self) -> None:
+        was_busy, self._busy = self._busy, False
+        self.in_flight = 0
+        self._progress = 0.0
+        if was_busy and self._idle is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._idle.set)  # type: ignore[union-attr]
+            except RuntimeError:  # the loop is closed: nobody is draining any more
+                pass
+
+    def _take(self) -> tuple[list, list[Slice]]:
         limit = self.runner.max_batch_size
         records: list = []
         slices = []
@@ -144,107 +232,119 @@ class AsyncBatcher:
             records.extend(batch)
         return records, slices
 
-    def _start_next(self) -> None:
-        """Start the next batch (caller ensures none is running): on the loop if fast, else the thread."""
-        pending = self._pending
-        if self._fast_streak >= INLINE_STREAK and pending and len(pending[0][0]) <= self.runner.max_batch_size:
-            self._busy = True
-            self._loop.call_soon(self._run_on_loop)  # type: ignore[union-attr]
-            return
-        records, slices = self._take()
-        if not records:
-            self._set_idle()
-            return
-        self._busy = True
-        self._last_batch = self.in_flight = len(records)
-        loop = self._loop
-        assert loop is not None
-        job = self._executor.submit(self._run, records)
-        job.add_done_callback(lambda done: loop.call_soon_threadsafe(self._finish, done, slices))
-
-    def _set_idle(self) -> None:
-        self._busy = False
-        self.in_flight = 0
-        if self._idle is not None:
-            self._idle.set()
-
-    def _run_on_loop(self) -> None:
-        records, slices = self._take()
-        if not records:
-            self._set_idle()
-            return
-        self._last_batch = self.in_flight = len(records)
+    def _run(self, records: list, slices: list[Slice]) -> list:
+        """The batch's results, released per submission as isolation clears them."""
+        release = _Release(slices, len(records), self) if len(slices) > 1 else None
         try:
-            results = self._run(records)
-        except Exception as exc:  # noqa: BLE001 - delivered to every waiting submitter
-            self._deliver(slices, None, exc)
-        else:
-            self._deliver(slices, results, None)
-        self._next_after_batch()
-
-    def _finish(self, job: Any, slices: list[tuple[int, int, asyncio.Future]]) -> None:
-        exc = job.exception()
-        self._deliver(slices, None if exc is not None else job.result(), exc)
-        self._next_after_batch()
-
-    @staticmethod
-    def _deliver(slices: list[tuple[int, int, asyncio.Future]], results: list | None, exc: BaseException | None) -> None:
-        if results is None:
-            for _, _, future in slices:
-                if not future.done():
-                    future.set_exception(exc)  # type: ignore[arg-type]
-            return
-        for start, end, future in slices:
-            if not future.done():
-                future.set_result(results[start:end])
-
-    def _next_after_batch(self) -> None:
-        wait = self.fill_wait_ms
-        if wait > 0 and self._last_batch > 1 and not self._closing and 0 < self.queue_depth < self._fill_target():
-            # Under load: give the batch a moment to fill up; _enqueue ends the wait once it has.
-            self.in_flight = 0
-            self._fill_timer = self._loop.call_later(wait / 1000.0, self._fill_expired)  # type: ignore[union-attr]
-            return
-        self._start_next()
-
-    def _fill_expired(self) -> None:
-        self._fill_timer = None
-        self._start_next()
-
-    def _run(self, records: list) -> list:
-        start = _clock()
-        results = self.runner.process_batch(records)
-        if (_clock() - start) * 1000.0 < self.inline_below_ms:
-            self._fast_streak += 1
-        else:
-            self._fast_streak = 0
+            results = self.runner.process_batch(records, on_segment=release)
+        except Exception:
+            raise  # a Runner failure: every waiting submitter gets it
+        except BaseException as exc:  # noqa: BLE001 - SystemExit & co. from backend code: per-record errors
+            results = [_contained(record, exc) for record in records]
         observer = self.on_batch
         if observer is not None:
             try:
                 observer(records, results)
-            except Exception:  # noqa: BLE001 - an observer must never lose results
+            except BaseException:  # noqa: BLE001 - an observer must never lose results
                 from packflow.logger import get_logger
 
                 get_logger("runtime").exception("on_batch observer failed")
         return results
 
+    # -- the event loop -------------------------------------------------------------------------
+
+    @staticmethod
+    def _finish(slices: list[Slice], results: list | None, exc: BaseException | None) -> None:
+        """Deliver what was not released early."""
+        for start, end, future in slices:
+            if future.done():
+                continue
+            if results is None:
+                future.set_exception(exc)  # type: ignore[arg-type]
+            else:
+                future.set_result(results[start:end])
+
+    def close(self) -> None:
+        """Refuse new submissions; queued and running ones still finish."""
+        with self._lock:
+            self._closing = True
+            self._notify()
+
+    def abort(self, error: BaseException) -> int:
+        """Fail every queued and running submission with ``error`` (a drain cut short); how many."""
+        with self._lock:
+            self._closing = True
+            waiting = [future for _, future in self._pending] + [future for _, _, future in self._running]
+            self._pending.clear()
+            self.queue_depth = 0
+        cut = 0
+        for future in waiting:
+            if not future.done():
+                future.set_exception(error)
+                cut += 1
+        return cut
+
     async def drain(self, timeout: float | None = None) -> bool:
         """Refuse new submissions, finish everything queued; False if ``timeout`` expired first."""
-        self._closing = True
+        self.close()
         try:
-            if self._fill_timer is not None:
-                self._fill_timer.cancel()
-                self._fill_timer = None
-                self._start_next()
-            if not self._busy:
-                return True
-            self._idle = asyncio.Event()
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            with self._lock:
+                busy = self._busy or bool(self._pending)
+                if busy:
+                    self._idle = asyncio.Event()
+            if busy:
+                await asyncio.wait_for(self._idle.wait(), timeout)  # type: ignore[union-attr]
             return True
         except asyncio.TimeoutError:
             return False
         finally:
-            self._executor.shutdown(wait=False)
+            with self._lock:
+                self._stopped = True
+                self._notify()
+
+
+class _Release:
+    """``on_segment`` hook: resolve each submission once every record of it is cleared.
+
+    Built per batch but does its bookkeeping only on the first segment, so a clean batch (no
+    segments) costs one small object.
+    """
+
+    __slots__ = ("slices", "size", "batcher", "starts", "left", "values")
+
+    def __init__(self, slices: list[Slice], size: int, batcher: AsyncBatcher) -> None:
+        self.slices, self.size, self.batcher = slices, size, batcher
+        self.starts: list[int] = []
+        self.left: list[int] = []
+        self.values: list = []
+
+    def __call__(self, lo: int, hi: int, results: list) -> None:
+        if not self.values:
+            self.starts = [start for start, _, _ in self.slices]
+            self.left = [end - start for start, end, _ in self.slices]
+            self.values = [None] * self.size
+        self.values[lo:hi] = results
+        self.batcher._progress = _clock()
+        index = max(bisect.bisect_right(self.starts, lo) - 1, 0)
+        while index < len(self.slices) and self.slices[index][0] < hi:
+            start, end, future = self.slices[index]
+            self.left[index] -= max(0, min(hi, end) - max(lo, start))
+            if self.left[index] == 0:
+                future.get_loop().call_soon_threadsafe(_resolve, future, self.values[start:end])
+            index += 1
+
+
+def _resolve(future: asyncio.Future, results: list) -> None:
+    if not future.done():
+        future.set_result(results)
+
+
+def _contained(record: Any, exc: BaseException) -> DeadLetter:
+    message = (
+        f"the backend raised {type(exc).__name__}({exc!s}) during this batch; backend code must raise an "
+        "exception, not exit or interrupt — it was contained and the server keeps running"
+    )
+    return dead_letter(record, "execute", exc, message=message)
 
 
 def _expire(future: asyncio.Future) -> None:

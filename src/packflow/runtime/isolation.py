@@ -30,7 +30,7 @@ from packflow.runtime.codec import dead_letter
 from packflow.runtime.deadletter import DeadLetter
 from packflow.runtime.shutdown import is_real_shutdown
 
-__all__ = ["BatchFailedError", "Fresh", "call_isolated", "call_or_fail"]
+__all__ = ["BatchFailedError", "Fresh", "SegmentHook", "call_isolated", "call_or_fail"]
 
 Result = Any  # an output record (dict) or a DeadLetter
 Backend = Callable[[list], Any]
@@ -39,6 +39,10 @@ Backend = Callable[[list], Any]
 #: that mutated its inputs in a failed call neither changes the retried records' outputs nor the
 #: dead letters. Only called once a batch has failed: free on the clean path.
 Fresh = Callable[[int, int], list]
+#: Optional hook ``on_segment(lo, hi, results)``: while a failing batch is isolated, called (on the
+#: calling thread) each time the final results of ``records[lo:hi]`` are known, so a driver can
+#: release them before the whole bisection ends. Never called for a batch that succeeds at once.
+SegmentHook = Callable[[int, int, list], None]
 
 
 class BatchFailedError(PackflowError):
@@ -132,7 +136,8 @@ def _split(n: int, hint: int | None) -> list[tuple[int, int]]:
 
 
 def call_isolated(
-    backend: Backend, records: list, known_dicts: bool = False, fresh: Fresh | None = None
+    backend: Backend, records: list, known_dicts: bool = False, fresh: Fresh | None = None,
+    on_segment: SegmentHook | None = None,
 ) -> tuple[list[Result], int, int]:
     """Results for ``records`` (outputs or dead letters, in input order), backend calls made, dead letters."""
     outputs, failure = _attempt(backend, records)
@@ -146,6 +151,8 @@ def call_isolated(
         if hi - lo == 1:
             results[lo] = why.dead_letter(records[lo] if fresh is None else fresh(lo, hi)[0])
             dead += 1
+            if on_segment is not None:
+                on_segment(lo, hi, results[lo:hi])
             continue
         for a, b in _split(hi - lo, why.index):
             part = records[lo + a : lo + b] if fresh is None else fresh(lo + a, lo + b)
@@ -154,6 +161,8 @@ def call_isolated(
             if failure is None:
                 results[lo + a : lo + b], bad = _check_records(outputs, part, known_dicts)  # type: ignore[arg-type]
                 dead += bad
+                if on_segment is not None:
+                    on_segment(lo + a, lo + b, results[lo + a : lo + b])
             else:
                 todo.append((lo + a, lo + b, failure))
     return results, calls, dead
@@ -165,9 +174,10 @@ def _clean(outputs: list, records: list, known_dicts: bool) -> tuple[list[Result
 
 
 def call_or_fail(
-    backend: Backend, records: list, known_dicts: bool = False, fresh: Fresh | None = None
+    backend: Backend, records: list, known_dicts: bool = False, fresh: Fresh | None = None,
+    on_segment: SegmentHook | None = None,
 ) -> tuple[list[Result], int, int]:
-    """Like :func:`call_isolated` but raise ``BatchFailedError`` instead of splitting the batch."""
+    """Like :func:`call_isolated` but raise ``BatchFailedError`` instead of splitting the batch (``on_segment`` unused)."""
     outputs, failure = _attempt(backend, records)
     if failure is not None:
         raise BatchFailedError(

@@ -6,8 +6,11 @@
   records (otherwise it is read as JSON lines). Blank lines are skipped. A line that is not valid
   JSON, or not a JSON object, becomes a ``decode`` dead letter whose ``source`` is its 1-based line
   number (element number for arrays) and whose ``record`` is the line's text.
-- On pipes and terminals the reader waits at most ``max_wait_ms`` before handing on a partial
-  batch, so slow producers see their results promptly (POSIX ``select``).
+- On pipes and terminals the reader reads what has arrived (never waiting for a full chunk) and
+  hands on a partial batch once it has waited ``max_wait_ms`` for more input — at once when
+  ``max_wait_ms`` is 0 — so slow producers see their results promptly (POSIX ``select``).
+- A :class:`~packflow.runtime.interrupt.StopRequest` (set by a signal handler) ends the run after
+  the batch in hand; :func:`run_jsonl` returns the last input position whose results are written.
 - :class:`JsonLinesWriter` encodes a whole batch at once (orjson when installed, else the standard
   library); an output that cannot be encoded becomes an ``encode`` dead letter.
 - :func:`run_jsonl` drives a :class:`~packflow.runtime.Runner` from a reader to a writer.
@@ -22,19 +25,17 @@ import select
 import stat
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
 
 from packflow.runtime.deadletter import DeadLetter
-from packflow.runtime.isolation import BatchFailedError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from packflow.runtime.runner import Runner
+    from packflow.runtime.interrupt import StopRequest
 
 from packflow.runtime.codec import DecodeError, dead_letter, decode_record, json_kind
 from packflow.runtime.codec import decode as loads
 from packflow.runtime.codec import decode_many as _decode_many
 from packflow.runtime.codec import encode as dumps
-from packflow.runtime.codec import encode_native as _dumps_native
 
 __all__ = ["InputBatch", "JsonLinesReader", "JsonLinesWriter", "dumps", "loads", "run_jsonl"]
 
@@ -56,6 +57,8 @@ class InputBatch:
     raw: list[bytes] | None
     #: Decode failures in this stretch of input.
     dead: list[DeadLetter] = field(default_factory=list)
+    #: The last line (element) number this stretch covers, blank and undecodable lines included.
+    last: int = 0
     #: JSON-array input: the whole array, to recover original elements (``raw`` is None then).
     elements: _Elements | None = None
 
@@ -99,12 +102,15 @@ class _Elements:
 class JsonLinesReader:
     """Iterate :class:`InputBatch` es of at most ``batch_size`` records from a binary stream."""
 
-    def __init__(self, stream: BinaryIO, batch_size: int, max_wait_ms: float | None = None) -> None:
+    def __init__(
+        self, stream: BinaryIO, batch_size: int, max_wait_ms: float | None = None, stop: StopRequest | None = None
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         self.stream = stream
         self.batch_size = batch_size
         self.wait_s = (max_wait_ms or 0) / 1000.0
+        self.stop = stop
         #: Bytes read from the stream so far (read-ahead included).
         self.bytes_read = 0
         #: Bytes of input handed out in batches so far: what progress reports (a 1 MiB read-ahead
@@ -115,7 +121,7 @@ class JsonLinesReader:
     @property
     def waits(self) -> bool:
         """True when the input is a pipe, socket or terminal that may block (so batches are time-bounded)."""
-        return self.wait_s > 0 and _pollable_fd(self.stream) is not None
+        return _pollable_fd(self.stream) is not None
 
     def __iter__(self) -> Iterator[InputBatch]:
         chunks = self._chunks()
@@ -138,7 +144,7 @@ class JsonLinesReader:
     # -- reading -------------------------------------------------------------------------------
 
     def _chunks(self) -> Iterator[Any]:
-        fd = _pollable_fd(self.stream) if self.wait_s > 0 else None
+        fd = _pollable_fd(self.stream)
         if fd is None:
             read = self.stream.read
             while data := read(CHUNK_SIZE):
@@ -148,11 +154,23 @@ class JsonLinesReader:
         yield from self._polled_chunks(fd)
 
     def _polled_chunks(self, fd: int) -> Iterator[Any]:
-        """Chunks from a pipe or terminal, with ``_FLUSH`` whenever a partial batch waited long enough."""
+        """Chunks from a pipe or terminal, with ``_FLUSH`` whenever a partial batch waited long enough.
+
+        Ends early (as at end of input) once a stop is requested.
+        """
+        watch = [fd] if self.stop is None else [fd, self.stop.fileno()]
         while True:
+            timeout = None
             if self._pending_since is not None:
                 timeout = self._pending_since + self.wait_s - time.monotonic()
-                if timeout <= 0 or not select.select([fd], [], [], timeout)[0]:
+                if timeout <= 0:
+                    yield _FLUSH
+                    continue
+            if timeout is not None or self.stop is not None:
+                ready = select.select(watch, [], [], timeout)[0]
+                if self.stop is not None and self.stop.is_set():
+                    return
+                if not ready:
                     yield _FLUSH
                     continue
             data = os.read(fd, CHUNK_SIZE)
@@ -197,7 +215,7 @@ class JsonLinesReader:
             chunk = items[start : start + size]
             self.bytes_done = self.bytes_read * min(len(items), start + size) // max(1, len(items))
             batch = InputBatch(chunk, None, start + 1, None) if _all_dicts(chunk) else _split_elements(chunk, start + 1)
-            batch.elements = elements
+            batch.elements, batch.last = elements, start + len(chunk)
             yield batch
 
 
@@ -233,12 +251,12 @@ def _decode_lines(lines: list[bytes], first: int) -> InputBatch:
     except _DECODE_ERRORS:
         return _decode_lines_slowly(lines, first)
     if _all_dicts(records):
-        return InputBatch(records, None, first, lines)
+        return InputBatch(records, None, first, lines, last=first + len(lines) - 1)
     return _decode_lines_slowly(lines, first)
 
 
 def _decode_lines_slowly(lines: list[bytes], first: int) -> InputBatch:
-    batch = InputBatch([], [], first, [])
+    batch = InputBatch([], [], first, [], last=first + len(lines) - 1)
     for offset, line in enumerate(lines):
         number = first + offset
         if not line.strip():
@@ -272,115 +290,4 @@ def _text(line: bytes) -> str:
     return line.rstrip(b"\r").decode("utf-8", errors="replace")
 
 
-class JsonLinesWriter:
-    """Write records as JSON lines, a batch at a time (``flush=True``: flush after each batch)."""
-
-    def __init__(self, stream: BinaryIO, flush: bool = False) -> None:
-        self.stream = stream
-        self.flush = flush
-
-    def write(self, records: list) -> list[tuple[int, str, str]]:
-        """Write every encodable record; return ``(index, error type, message)`` for the others."""
-        if not records:
-            return []
-        try:
-            data = b"\n".join(map(_dumps_native, records))
-        except (TypeError, ValueError, OverflowError):
-            try:  # numpy / pandas / torch values: convert them
-                data = b"\n".join(map(dumps, records))
-            except (TypeError, ValueError, OverflowError):
-                return self._write_slowly(records)
-        self.stream.write(data)
-        self.stream.write(b"\n")
-        if self.flush:
-            self.stream.flush()
-        return []
-
-    def _write_slowly(self, records: list) -> list[tuple[int, str, str]]:
-        encoded, failures = [], []
-        for index, record in enumerate(records):
-            try:
-                encoded.append(dumps(record))
-            except (TypeError, ValueError, OverflowError) as exc:
-                message = f"the output record cannot be written as JSON: {exc}"
-                failures.append((index, type(exc).__name__, message))
-        if encoded:
-            self.stream.write(b"\n".join(encoded) + b"\n")
-        if self.flush:
-            self.stream.flush()
-        return failures
-
-
-def run_jsonl(
-    runner: Runner,
-    reader: JsonLinesReader,
-    writer: JsonLinesWriter,
-    on_dead: Callable[[list[DeadLetter]], None],
-    on_batch: Callable[[int], None] | None = None,
-) -> None:
-    """Run every batch of ``reader`` through ``runner``; outputs to ``writer``, dead letters to ``on_dead``.
-
-    Dead letters carry the original record and its line number as ``source`` and are handed on a
-    batch at a time, in input order. With ``runner.on_error == "fail"`` the first failed record of
-    any kind raises :class:`BatchFailedError`. ``on_batch`` gets the number of records read so far.
-    """
-    fail_fast = runner.on_error == "fail"
-    seen = 0
-    for batch in reader:
-        dead = _run_batch(runner, batch, writer, fail_fast)
-        if dead:
-            on_dead(dead)
-        seen += len(batch.records) + len(batch.dead)
-        if on_batch is not None:
-            on_batch(seen)
-
-
-def _run_batch(runner: Runner, batch: InputBatch, writer: JsonLinesWriter, fail_fast: bool) -> list[DeadLetter]:
-    """Process and write one batch; return its dead letters (decode, backend, encode) in input order."""
-    if batch.dead:
-        runner.record_dead_letter("decode", len(batch.dead))
-        if fail_fast:
-            _abort(batch.dead[0])
-    results, dead_count = runner.process_batch_counted(batch.records, known_dicts=True, fresh=batch.fresh)
-    dead, positions = batch.dead, None
-    if dead_count:
-        results, positions, dead = _take_dead(results, batch, dead)
-    failures = writer.write(results)
-    if failures:
-        dead = dead + _encode_dead(failures, batch, positions)
-        runner.record_dead_letter("encode", len(failures))
-        if fail_fast:
-            _abort(dead[-1])
-    return sorted(dead, key=_source_key) if dead else dead
-
-
-def _take_dead(results: list, batch: InputBatch, dead: list[DeadLetter]) -> tuple[list, list[int], list[DeadLetter]]:
-    """The outputs, their positions in the batch, and dead letters carrying original record and source."""
-    outputs, positions, dead = [], [], list(dead)
-    for index, result in enumerate(results):
-        if type(result) is DeadLetter:
-            dead.append(dead_letter(batch.original(index), result.step, result, source=batch.source(index)))
-        else:
-            outputs.append(result)
-            positions.append(index)
-    return outputs, positions, dead
-
-
-def _encode_dead(failures: list[tuple[int, str, str]], batch: InputBatch, positions: list[int] | None) -> list:
-    dead = []
-    for index, error_type, message in failures:
-        where = positions[index] if positions is not None else index
-        dead.append(dead_letter(batch.original(where), "encode", error_type, message=message, source=batch.source(where)))
-    return dead
-
-
-def _source_key(dead: DeadLetter) -> int:
-    return dead.source if isinstance(dead.source, int) else 0
-
-
-def _abort(dead: DeadLetter) -> None:
-    raise BatchFailedError(
-        f"Record at {dead.source} failed in {dead.step}: {dead.message} (--on-error fail stops at the first failure)",
-        dead,
-        1,
-    )
+from packflow.runtime.jsonl_run import JsonLinesWriter, run_jsonl  # noqa: E402 - needs the names above

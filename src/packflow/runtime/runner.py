@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal
 
 from packflow.backend.base import InferenceBackend
 from packflow.runtime.batching import iter_batches
 from packflow.runtime.deadletter import DeadLetter
-from packflow.runtime.isolation import Fresh, call_isolated, call_or_fail
+from packflow.runtime.isolation import Fresh, SegmentHook, call_isolated, call_or_fail
 from packflow.runtime.stats import RunnerCounters, RunnerSnapshot
+
+if TYPE_CHECKING:  # pragma: no cover
+    from packflow.runtime.aio import AsyncBatcher, BatchObserver
 
 __all__ = ["Runner"]
 
@@ -50,7 +53,7 @@ class Runner:
         # The backend's pipeline without its per-record output check: isolation checks each output
         # itself, so one non-dict output costs one dead letter, not a bisection.
         self._invoke = getattr(backend, "_pipeline", backend)
-        self._aio: Any = None
+        self._aio: AsyncBatcher | None = None
 
     def __repr__(self) -> str:
         return (
@@ -60,12 +63,17 @@ class Runner:
 
     # -- synchronous ----------------------------------------------------------------------------
 
-    def process_batch(self, records: list) -> list[Any]:
-        """Results for ``records`` (chunked by ``max_batch_size``), one per input, in order."""
-        return self.process_batch_counted(records)[0]
+    def process_batch(self, records: list, *, on_segment: SegmentHook | None = None) -> list[Any]:
+        """Results for ``records`` (chunked by ``max_batch_size``), one per input, in order.
+
+        ``on_segment(lo, hi, results)`` is called as parts of a failing batch are cleared by
+        isolation, so a driver can release those results early (see :mod:`packflow.runtime.isolation`).
+        """
+        return self.process_batch_counted(records, on_segment=on_segment)[0]
 
     def process_batch_counted(
-        self, records: list, *, known_dicts: bool = False, fresh: Fresh | None = None
+        self, records: list, *, known_dicts: bool = False, fresh: Fresh | None = None,
+        on_segment: SegmentHook | None = None,
     ) -> tuple[list[Any], int]:
         """Like :meth:`process_batch`, plus how many results are dead letters (0 on the clean path),
         so drivers can skip scanning the results of clean batches.
@@ -79,20 +87,23 @@ class Runner:
         """
         size = self.max_batch_size
         if len(records) <= size:
-            return self._process_chunk(records, known_dicts, fresh)
+            return self._process_chunk(records, known_dicts, fresh, on_segment)
         results: list[Any] = []
         dead = 0
         for start in range(0, len(records), size):
             part = None if fresh is None else _offset(fresh, start)
-            chunk, chunk_dead = self._process_chunk(records[start : start + size], known_dicts, part)
+            hook = None if on_segment is None else _shifted(on_segment, start)
+            chunk, chunk_dead = self._process_chunk(records[start : start + size], known_dicts, part, hook)
             results.extend(chunk)
             dead += chunk_dead
         return results, dead
 
-    def _process_chunk(self, records: list, known_dicts: bool = False, fresh: Fresh | None = None) -> tuple[list[Any], int]:
+    def _process_chunk(
+        self, records: list, known_dicts: bool = False, fresh: Fresh | None = None, on_segment: SegmentHook | None = None
+    ) -> tuple[list[Any], int]:
         if not records:
             return [], 0
-        results, calls, dead = self._call(self._invoke, records, known_dicts, fresh)
+        results, calls, dead = self._call(self._invoke, records, known_dicts, fresh, on_segment)
         if not dead:  # the clean path: no per-record Python
             self.counters.batch_done(len(records), len(records), (), calls)
             return results, 0
@@ -115,13 +126,22 @@ class Runner:
 
     # -- asyncio --------------------------------------------------------------------------------
 
-    @property
-    def aio(self) -> Any:
-        """The asyncio front end (created on first use, bound to the running loop)."""
-        if self._aio is None:
-            from packflow.runtime.aio import AsyncBatcher
+    def start_async(
+        self, *, max_queue: int = 100_000, fill_wait_ms: float = 0.0, on_batch: BatchObserver | None = None
+    ) -> AsyncBatcher:
+        """Create the asyncio front end with its options (once, before the first submission)."""
+        if self._aio is not None:
+            raise RuntimeError(f"{self!r} already has its asyncio front end; call start_async() once, before submitting")
+        from packflow.runtime.aio import AsyncBatcher
 
-            self._aio = AsyncBatcher(self)
+        self._aio = AsyncBatcher(self, max_queue=max_queue, fill_wait_ms=fill_wait_ms, on_batch=on_batch)
+        return self._aio
+
+    @property
+    def aio(self) -> AsyncBatcher:
+        """The asyncio front end: the one :meth:`start_async` made, else one with default options."""
+        if self._aio is None:
+            return self.start_async()
         return self._aio
 
     async def submit(self, record: dict) -> Any:
@@ -163,3 +183,8 @@ class Runner:
 def _offset(fresh: Fresh, start: int) -> Fresh:
     """``fresh`` for the chunk of a larger batch that starts at ``start``."""
     return lambda lo, hi: fresh(lo + start, hi + start)
+
+
+def _shifted(hook: SegmentHook, offset: int) -> SegmentHook:
+    """``hook`` for one chunk of a larger batch: positions are moved by the chunk's offset."""
+    return lambda lo, hi, results: hook(lo + offset, hi + offset, results)

@@ -372,7 +372,7 @@ def from_project_leaves_sys_path():
     return str(root) in sys.path
 
 
-@case()
+@case(differs="init-wrapped")
 def local_backend_init_raises():
     source = ECHO_BACKEND + "\n    def __init__(self, **kwargs):\n        raise ValueError('bad init')\n"
     _local("model_w:Backend", {"model_w.py": source}).load()

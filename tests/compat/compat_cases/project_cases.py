@@ -198,11 +198,11 @@ def _zip_names(path) -> list[str]:
         return sorted(archive.namelist())
 
 
-@case()
+@case(differs="export-default-dir")
 def export_archive_name():
     write_project("p", name="exported-model")
     path = _project()("p").export()
-    return [Path(path).name, Path(path).parent == Path(".").resolve()]
+    return [Path(path).name, Path(path).parent.relative_to(Path(".").resolve()).as_posix()]
 
 
 @case()

@@ -18,10 +18,12 @@ from packflow.loaders.target import Target
 from packflow.logger import get_logger
 from packflow.runtime.runner import Runner
 from packflow.runtime.serve.config import ServeConfig
-from packflow.runtime.serve.invoke import InvokeEndpoint
 from packflow.runtime.serve.metrics import ServeMetrics
-from packflow.runtime.serve.openapi import build_openapi
+from packflow.runtime.serve.openapi import OpenAPIDocument
+from packflow.runtime.serve.protocols import protocol_routes
+from packflow.runtime.serve.served import CheckedInvokeEndpoint, ServedModel
 from packflow.runtime.serve.state import BackendState
+from packflow.runtime.serve.v2 import InferEndpoint
 from packflow.runtime.serve.status import render_status_page
 
 __all__ = ["ServeApp", "create_app"]
@@ -37,12 +39,17 @@ class ServeApp:
         self.state = state
         self.metrics = metrics
         self.on_fatal = on_fatal
-        self.invoke = InvokeEndpoint(state, metrics)
+        self.invoke = CheckedInvokeEndpoint(state, metrics)
+        self.models = {state.name: ServedModel(state, metrics, self.invoke)}
+        self.infer = InferEndpoint(self.models, state.config.max_body_bytes)
         self.starlette = Starlette(routes=_routes(self), lifespan=lambda _app: self.lifespan())
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/invoke":
             await self.invoke(scope, receive, send)
+            return
+        if scope["type"] == "http" and (params := self.infer.path_params(scope["path"])) is not None:
+            await self.infer.dispatch(scope, receive, send, params)  # V2 infer: the other hot path
             return
         await self.starlette(scope, receive, send)
 
@@ -56,18 +63,28 @@ class ServeApp:
                 loop.call_soon_threadsafe(self.on_fatal, exc)
 
         self.state.start_loading(self._configure_runner, failed)
+        grpc_server = await self._start_grpc()
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(self.state.config.graceful_timeout_s)
             await self._drain()
 
+    async def _start_grpc(self) -> Any:
+        port = self.state.config.grpc_port
+        if port is None:
+            return None
+        from packflow.runtime.serve.grpc.server import start_grpc_server
+
+        return await start_grpc_server(self.models, self.state.config.host, port)
+
     def _configure_runner(self, runner: Runner) -> None:
-        config = self.state.config
-        batcher = runner.aio
-        batcher.fill_wait_ms = config.max_wait_ms
-        batcher.max_queue = config.max_queue
-        metrics, backend = self.metrics, runner.backend
-        batcher.on_batch = lambda records, results: metrics.observe_batch(records, results, backend, batcher.queue_depth)
+        config, metrics, backend = self.state.config, self.metrics, runner.backend
+        batcher = runner.start_async(
+            fill_wait_ms=config.max_wait_ms, max_queue=config.max_queue,
+            on_batch=lambda records, results: metrics.observe_batch(records, results, backend, batcher.queue_depth),
+        )
         self.metrics.ready.set(1)
         gc.collect()
         gc.freeze()  # start-up objects leave the collector's view: shorter, rarer GC pauses
@@ -75,11 +92,10 @@ class ServeApp:
     async def _drain(self) -> None:
         self.metrics.ready.set(0)
         runner = self.state.runner
-        self.state.mark_draining()
-        if runner is not None:
-            finished = await runner.drain(self.state.config.graceful_timeout_s)
-            if not finished:
-                logger.warning("Graceful timeout: queued batches did not finish within %s s", self.state.config.graceful_timeout_s)
+        remaining = self.state.begin_drain()
+        if runner is not None and not await runner.drain(remaining):
+            self.state.cut_off_waiting()
+        self.state.close()
         self.metrics.close()
 
 
@@ -89,13 +105,13 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def _routes(app: ServeApp) -> list[Route]:
     state, metrics = app.state, app.metrics
-    openapi = orjson.dumps(build_openapi(state.name, state.version))
+    openapi = OpenAPIDocument(state.name, state.version, app.invoke.schemas)
 
     async def live(_: Request) -> Response:
         return _json({"status": "live"})
 
     async def ready(_: Request) -> Response:
-        ok, reason = state.readiness()
+        ok, reason = await state.check_readiness()
         return _json({"status": "ready" if ok else "not ready", "reason": reason}, 200 if ok else 503)
 
     async def metrics_text(_: Request) -> Response:
@@ -110,21 +126,20 @@ def _routes(app: ServeApp) -> list[Route]:
         return _json(runner.snapshot().to_dict() if runner is not None else None)
 
     async def page(_: Request) -> Response:
-        ok, reason = state.readiness()
+        ok, reason = await state.check_readiness()
         runner = state.runner
         snapshot = runner.snapshot().to_dict() if runner is not None else None
         text = render_status_page(state.name, state.version, ok, reason, state.uptime_s(), snapshot, os.getpid())
         return HTMLResponse(text)
 
     async def openapi_json(_: Request) -> Response:
-        return Response(openapi, media_type=_JSON)
+        return Response(openapi.render(), media_type=_JSON)
 
     return [
+        *protocol_routes(app.models, state.config.max_body_bytes),
         Route("/", page, methods=["GET"]),
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
-        Route("/v2/health/live", live, methods=["GET"]),
-        Route("/v2/health/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         Route("/stats", stats, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -142,5 +157,12 @@ def create_app(
     ``on_fatal`` is called (on the event loop) if the backend cannot be loaded; the server
     launcher uses it to exit non-zero.
     """
+    if config.models:  # packflow serve NAME=TARGET [...]
+        from packflow.runtime.serve.models import MultiModelApp, resolve_models
+
+        targets = resolve_models(config.models)
+        if len(targets) > 1:
+            return MultiModelApp(config, targets, on_fatal)  # type: ignore[return-value]
+        target = target or targets[0]
     state = BackendState(config, target)
     return ServeApp(state, ServeMetrics(state.name, state.version), on_fatal)

@@ -16,6 +16,7 @@ from packflow.runtime.codec import DecodeError, dead_letter
 from packflow.runtime.codec import decode as _decode
 from packflow.runtime.codec import encode as _dumps
 from packflow.runtime.deadletter import DeadLetter
+from packflow.runtime.serve.blame import client_caused
 
 __all__ = ["ClientDisconnected", "HTTPProblem", "encode_results", "error_entry", "parse_records", "read_body"]
 
@@ -139,11 +140,11 @@ def error_entry(dead: DeadLetter, request_index: int | None = None) -> dict[str,
 
 
 def encode_results(results: list, single: bool) -> tuple[int, bytes, int, int]:
-    """(status, body, failed records, of which unencodable): 500 for a failed single record, else 200."""
+    """(status, body, failed records, of which unencodable): for a failed single record 422 (bad input) or 500, else 200."""
     if single:
         result = results[0]
         if type(result) is DeadLetter:
-            return 500, orjson.dumps(error_entry(result, 0)), 1, 0
+            return 422 if client_caused(result) else 500, orjson.dumps(error_entry(result, 0)), 1, 0
         try:
             return 200, _dumps(result), 0, 0
         except TypeError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ __all__ = ["ServeConfig"]
 
 #: Environment variable carrying a worker's ``ServeConfig`` as JSON.
 SERVE_CONFIG_ENV = "PACKFLOW_SERVE_CONFIG"
+_FLOAT_OPTIONS = ("request_timeout_s", "graceful_timeout_s", "max_wait_ms", "ready_timeout_s", "read_timeout_s")
 
 
 @dataclass(frozen=True)
@@ -30,8 +32,14 @@ class ServeConfig:
     max_wait_ms: float = 0.0
     max_queue: int = 100_000
     ready_sample: str | None = None
+    ready_timeout_s: float = 5.0
+    read_timeout_s: float = 30.0
     log_level: str = "INFO"
     access_log: bool = False
+    #: Also serve the Open Inference Protocol over gRPC on this port (None: no gRPC; extra ``grpc``).
+    grpc_port: int | None = None
+    #: Several models (``NAME=TARGET`` or ``TARGET`` each); empty: serve ``target`` alone.
+    models: list[str] = field(default_factory=list)
     # production options (auth, TLS, CORS, log format): see runtime/serve/production.py
     api_keys_file: str | None = None
     auth_probes: str = "open"
@@ -52,7 +60,17 @@ class ServeConfig:
             ("max_batch_size", self.max_batch_size >= 1, ">= 1"),
             ("max_wait_ms", self.max_wait_ms >= 0, ">= 0"),
             ("max_queue", self.max_queue >= 1, ">= 1"),
+            ("ready_timeout_s", self.ready_timeout_s > 0, "> 0"),
+            ("read_timeout_s", self.read_timeout_s > 0, "> 0"),
+            ("grpc_port", self.grpc_port is None or 0 <= self.grpc_port <= 65535, "between 0 and 65535"),
         ]
+        for name in _FLOAT_OPTIONS:
+            value = getattr(self, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigurationError(
+                    f"serve option {name}={value!r} is invalid; it must be a finite number of "
+                    f"{'milliseconds' if name.endswith('_ms') else 'seconds'}, such as 5."
+                )
         for name, ok, expected in checks:
             if not ok:
                 raise ConfigurationError(f"serve option {name}={getattr(self, name)!r} is invalid; it must be {expected}.")

@@ -36,6 +36,7 @@ class InvokeEndpoint:
         self.metrics = metrics
         self.limit = state.config.max_body_bytes
         self.timeout = state.config.request_timeout_s
+        self.max_queue = state.config.max_queue
 
     async def __call__(self, scope: dict, receive: Any, send: Send) -> None:
         if scope["method"] != "POST":
@@ -70,14 +71,20 @@ class InvokeEndpoint:
         runner = self.state.runner
         if runner is None:
             raise HTTPProblem(503, "NotReady", f"The server is not ready: {self.state.reason}. Retry later.")
+        if len(records) > self.max_queue:
+            raise HTTPProblem(
+                413, "TooManyRecords",
+                f"The request holds {len(records)} records, over the server's queue limit of {self.max_queue} "
+                "records (--max-queue); send fewer records per request.",
+            )
         try:
             return await runner.aio.submit(records, self.timeout)
         except asyncio.TimeoutError:
             raise HTTPProblem(
                 504, "Timeout", f"No result within {self.timeout} s (--request-timeout-s); the backend is busy or slow."
             ) from None
-        except RunnerClosedError:
-            raise HTTPProblem(503, "ShuttingDown", "The server is shutting down; retry on another instance.") from None
+        except RunnerClosedError as exc:
+            raise HTTPProblem(503, "ShuttingDown", str(exc)) from None
         except RunnerOverloadedError as exc:
             raise HTTPProblem(503, "Overloaded", f"{exc}") from None
         except Exception as exc:  # noqa: BLE001 - answered as 500 with an id, logged with its traceback

@@ -9,6 +9,7 @@ are summed over live workers). With one worker, values live in an ordinary in-me
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any
 
 from packflow.runtime.deadletter import DeadLetter
@@ -34,32 +35,15 @@ def multiprocess_enabled() -> bool:
 class ServeMetrics:
     """The server's metrics, labelled by backend name and version; children are bound once."""
 
-    def __init__(self, name: str, version: str) -> None:
+    def __init__(self, name: str, version: str, registry: Any = None) -> None:
+        """``registry``: share one registry among several models (each model's series get its labels)."""
         import prometheus_client as pc
 
         self._pc = pc
         self.multiprocess = multiprocess_enabled()
-        self.registry = pc.CollectorRegistry()
-        labels = ("backend", "version")
+        self.registry = registry if registry is not None else pc.CollectorRegistry()
         values = (name, version)
-        reg = self.registry
-        requests = pc.Counter("packflow_requests", "HTTP /invoke requests by outcome.", [*labels, "outcome"], registry=reg)
-        records = pc.Counter("packflow_records", "Records by outcome (ok or dead_letter).", [*labels, "outcome"], registry=reg)
-        latency = pc.Histogram(
-            "packflow_request_latency_seconds", "Time from request received to response ready, /invoke.",
-            labels, buckets=LATENCY_BUCKETS, registry=reg,
-        )
-        steps = pc.Histogram(
-            "packflow_step_latency_seconds", "Backend step latency per batch call.", [*labels, "step"],
-            buckets=LATENCY_BUCKETS, registry=reg,
-        )
-        batch = pc.Histogram(
-            "packflow_batch_size", "Records per backend batch.", labels,
-            buckets=[float(b) for b in BATCH_SIZE_BUCKETS], registry=reg,
-        )
-        dead = pc.Counter("packflow_dead_letters", "Dead-lettered records by failing step.", [*labels, "step"], registry=reg)
-        depth = pc.Gauge("packflow_queue_depth", "Records waiting for the backend.", labels, registry=reg, multiprocess_mode="livesum")
-        ready = pc.Gauge("packflow_ready", "Workers whose backend is ready.", labels, registry=reg, multiprocess_mode="livesum")
+        requests, records, latency, steps, batch, dead, depth, ready = _families(self.registry)
         self._requests = {o: requests.labels(*values, o) for o in REQUEST_OUTCOMES}
         self._records_ok = records.labels(*values, "ok")
         self._records_dead = records.labels(*values, "dead_letter")
@@ -128,6 +112,40 @@ class ServeMetrics:
             from prometheus_client import multiprocess
 
             multiprocess.mark_process_dead(os.getpid())
+
+
+_FAMILIES: weakref.WeakKeyDictionary[Any, tuple[Any, ...]] = weakref.WeakKeyDictionary()
+
+
+def _families(reg: Any) -> tuple[Any, ...]:
+    """The metric families of registry ``reg``, created once per registry."""
+    found = _FAMILIES.get(reg)
+    if found is not None:
+        return found
+    import prometheus_client as pc
+
+    labels = ("backend", "version")
+    families = (
+        pc.Counter("packflow_requests", "HTTP /invoke requests by outcome.", [*labels, "outcome"], registry=reg),
+        pc.Counter("packflow_records", "Records by outcome (ok or dead_letter).", [*labels, "outcome"], registry=reg),
+        pc.Histogram(
+            "packflow_request_latency_seconds", "Time from request received to response ready, /invoke.",
+            labels, buckets=LATENCY_BUCKETS, registry=reg,
+        ),
+        pc.Histogram(
+            "packflow_step_latency_seconds", "Backend step latency per batch call.", [*labels, "step"],
+            buckets=LATENCY_BUCKETS, registry=reg,
+        ),
+        pc.Histogram(
+            "packflow_batch_size", "Records per backend batch.", labels,
+            buckets=[float(b) for b in BATCH_SIZE_BUCKETS], registry=reg,
+        ),
+        pc.Counter("packflow_dead_letters", "Dead-lettered records by failing step.", [*labels, "step"], registry=reg),
+        pc.Gauge("packflow_queue_depth", "Records waiting for the backend.", labels, registry=reg, multiprocess_mode="livesum"),
+        pc.Gauge("packflow_ready", "Workers whose backend is ready.", labels, registry=reg, multiprocess_mode="livesum"),
+    )
+    _FAMILIES[reg] = families
+    return families
 
 
 class _QualityCollector:

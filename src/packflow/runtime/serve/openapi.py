@@ -1,10 +1,19 @@
-"""The OpenAPI 3.1 document of ``packflow serve``, written by hand (records are free-form)."""
+"""The OpenAPI 3.1 document of ``packflow serve``: records are the backend's ``Input``/``Output``.
+
+``Input`` and ``Output`` are the backend's declared schemas (pydantic ``input_schema`` /
+``output_schema``, or names from ``feature_names`` / ``output_keys``), or any JSON object when it
+declares none; the document is built once the backend has loaded (before that, untyped).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["build_openapi"]
+import orjson
+
+from packflow.runtime.serve.openapi_protocols import protocol_components, protocol_paths
+
+__all__ = ["OpenAPIDocument", "build_openapi"]
 
 _ERROR = {
     "type": "object",
@@ -35,10 +44,10 @@ def _probe(summary: str) -> dict[str, Any]:
 
 
 def _invoke() -> dict[str, Any]:
-    body = {"oneOf": [{"$ref": "#/components/schemas/Record"}, {"type": "array", "items": {"$ref": "#/components/schemas/Record"}}]}
-    result = {"oneOf": [
-        {"$ref": "#/components/schemas/Record"},
-        {"type": "array", "items": {"oneOf": [{"$ref": "#/components/schemas/Record"}, {"$ref": "#/components/schemas/Error"}]}},
+    body = {"anyOf": [{"$ref": "#/components/schemas/Input"}, {"type": "array", "items": {"$ref": "#/components/schemas/Input"}}]}
+    result = {"anyOf": [
+        {"$ref": "#/components/schemas/Output"},
+        {"type": "array", "items": {"anyOf": [{"$ref": "#/components/schemas/Output"}, {"$ref": "#/components/schemas/Error"}]}},
     ]}
     err = {"$ref": "#/components/schemas/Error"}
     return {"post": {
@@ -48,16 +57,21 @@ def _invoke() -> dict[str, Any]:
             "200": _json(result, "Outputs; in an array, a failed record's position holds an Error entry."),
             "400": _json(err, "The body is not valid JSON."),
             "413": _json(err, "The body is larger than --max-body-bytes."),
-            "422": _json(err, "The JSON is neither an object nor an array of objects."),
-            "500": _json(err, "The single record failed in the backend; error.id is in the server log."),
+            "422": _json(err, "The JSON is not records, or the single record is invalid (schema, preprocess, InputError)."),
+            "500": _json(err, "The single record failed in the model; error.id is in the server log."),
             "503": _json(err, "Not ready, overloaded or shutting down."),
             "504": _json(err, "No result within --request-timeout-s."),
         },
     }}
 
 
-def build_openapi(name: str, version: str) -> dict[str, Any]:
-    """The document served at ``/openapi.json``."""
+def build_openapi(
+    name: str, version: str, schemas: dict[str, Any] | None = None, models: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The document served at ``/openapi.json``; ``schemas`` holds ``Input``/``Output`` (and their parts),
+    ``models`` the served models' names and versions (default: ``name`` at ``version``)."""
+    components = {"Record": _RECORD, "Error": _ERROR, "Input": _RECORD, "Output": _RECORD, **protocol_components()}
+    components.update(schemas or {})
     text = {"get": {"summary": "", "responses": {"200": {"description": "OK"}}}}
     return {
         "openapi": "3.1.0",
@@ -72,6 +86,24 @@ def build_openapi(name: str, version: str) -> dict[str, Any]:
             "/": {"get": {**text["get"], "summary": "HTML status page, refreshing itself."}},
             "/stats": {"get": {**text["get"], "summary": "This worker's Runner snapshot as JSON."}},
             "/openapi.json": {"get": {**text["get"], "summary": "This document."}},
+            **protocol_paths(models or {name: version}),
         },
-        "components": {"schemas": {"Record": _RECORD, "Error": _ERROR}},
+        "components": {"schemas": components},
     }
+
+
+class OpenAPIDocument:
+    """``/openapi.json`` as bytes: untyped while the backend loads, then built once with its schema."""
+
+    def __init__(self, name: str, version: str, schemas: Callable[[], dict[str, Any] | None]) -> None:
+        self.name, self.version, self._schemas = name, version, schemas
+        self._final: bytes | None = None
+
+    def render(self) -> bytes:
+        if self._final is not None:
+            return self._final
+        schemas = self._schemas()
+        body = orjson.dumps(build_openapi(self.name, self.version, schemas))
+        if schemas is not None:
+            self._final = body
+        return body

@@ -36,9 +36,8 @@ def wrap_app(app: Any, config: Any) -> Any:
     keys = ApiKeys.from_options(config.api_keys_file)
     wrapped = app
     if keys is not None:
-        registry = getattr(getattr(app, "metrics", None), "registry", None)
         wrapped = AuthMiddleware(app, keys, probes_open=config.auth_probes == "open",
-                                 metrics_open=config.auth_metrics == "open", registry=registry)
+                                 metrics_open=config.auth_metrics == "open", registry=_metrics_registry(app))
     if config.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 
@@ -47,6 +46,13 @@ def wrap_app(app: Any, config: Any) -> Any:
             allow_headers=["Authorization", "Content-Type", "X-API-Key", "traceparent"], max_age=600,
         )
     return wrapped
+
+
+def _metrics_registry(app: Any) -> Any:
+    """The registry /metrics renders (a several-model app shares one among its models)."""
+    apps = getattr(app, "apps", None)
+    first = next(iter(apps.values()), None) if isinstance(apps, dict) else app
+    return getattr(getattr(first, "metrics", None), "registry", None)
 
 
 def install_key_reload(wrapped: Any) -> None:

@@ -3,8 +3,10 @@
 The launcher binds the listening socket itself. With one worker it runs uvicorn in this process;
 with ``workers=N`` it starts N worker processes that inherit the socket (the kernel spreads
 connections among them), gives them one ``PROMETHEUS_MULTIPROC_DIR`` so /metrics is aggregated,
-forwards SIGTERM/SIGINT to them, and exits non-zero if any worker fails (e.g. ``initialize()``
-raised) so the orchestrator restarts the server.
+forwards SIGTERM/SIGINT to them, restarts a worker that dies while serving, and exits non-zero
+if a worker fails to start (e.g. ``initialize()`` raised) so the orchestrator restarts the server.
+Each of several workers runs its backend in a child process (:mod:`.engine`), so a record that
+kills that process costs its own request only.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from typing import Any
 
 from packflow.constants import EXIT_CANNOT_START, EXIT_FAILURE, EXIT_OK
@@ -34,6 +37,9 @@ __all__ = ["bind_socket", "run_server", "run_worker"]
 logger = get_logger("serve")
 #: Environment variable giving a worker process the inherited listening socket's file descriptor.
 SOCKET_FD_ENV = "PACKFLOW_SERVE_FD"
+#: A server whose workers die more often than this (per window) stops instead of restarting them.
+MAX_RESTARTS = 5
+RESTART_WINDOW_S = 60.0
 
 
 def run_server(config: ServeConfig) -> int:
@@ -69,6 +75,7 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
     import uvicorn
 
     from packflow.runtime.serve.app import create_app
+    from packflow.runtime.serve.uvserver import PackflowServer, backstop_timeout, served_states
 
     failure: list[BaseException] = []
     holder: dict[str, Any] = {}
@@ -77,14 +84,15 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
         failure.append(exc)
         holder["server"].should_exit = True
 
-    app = wrap_app(create_app(config, on_fatal=fatal), config)
+    served = create_app(config, on_fatal=fatal)
+    app = wrap_app(served, config)
     install_key_reload(app)
     uv_config = uvicorn.Config(
         app, lifespan="on", **uvicorn_ssl_options(config), log_level=config.log_level.lower(), access_log=config.access_log,
-        timeout_graceful_shutdown=config.graceful_timeout_s,  # type: ignore[arg-type]  # a float works
+        timeout_graceful_shutdown=backstop_timeout(config.graceful_timeout_s),  # type: ignore[arg-type]  # a float works
         server_header=False,
     )
-    server = holder["server"] = uvicorn.Server(uv_config)
+    server = holder["server"] = PackflowServer(uv_config, served_states(served), config.read_timeout_s)
     # uvicorn re-raises a stop signal once it has shut down gracefully; the handlers installed
     # here absorb it, so a drained server exits 0 rather than "killed by SIGTERM".
     previous = {sig: signal.signal(sig, _absorb) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -95,6 +103,9 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
             signal.signal(sig, handler)
     if failure:
         return EXIT_CANNOT_START
+    if server.cut_off:
+        logger.error("Exiting non-zero: %d request(s) were cut off by the graceful timeout", server.cut_off)
+        return EXIT_FAILURE
     return EXIT_OK if server.started else EXIT_FAILURE
 
 
@@ -103,24 +114,32 @@ def _absorb(signum: int, _frame: Any) -> None:
 
 
 class _Supervisor:
-    """Start N workers on one socket, forward stop signals, stop everything if one fails."""
+    """Start N workers on one socket, forward stop signals, restart a worker that dies once serving.
+
+    A worker that exits before it ever became ready (``initialize()`` raised, bad config) stops the
+    whole server with its exit code; one that dies after (killed, out of memory) is replaced, at
+    most ``MAX_RESTARTS`` times per ``RESTART_WINDOW_S``.
+    """
 
     def __init__(self, config: ServeConfig, sock: socket.socket) -> None:
         self.config = config
         self.sock = sock
         self.stop = threading.Event()
         self.procs: list[subprocess.Popen] = []
+        self.restarts: list[float] = []
+        self.ready_dir = self.metrics_dir = ""
 
     def run(self) -> int:
         root = tempfile.mkdtemp(prefix="packflow-serve-")
-        metrics_dir = os.environ.get(MULTIPROC_ENV) or os.path.join(root, "metrics")
-        os.makedirs(metrics_dir, exist_ok=True)
-        os.makedirs(os.path.join(root, "ready"))
+        self.metrics_dir = os.environ.get(MULTIPROC_ENV) or os.path.join(root, "metrics")
+        self.ready_dir = os.path.join(root, "ready")
+        os.makedirs(self.metrics_dir, exist_ok=True)
+        os.makedirs(self.ready_dir)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         if hasattr(signal, "SIGHUP"):  # reload API keys: forwarded to every worker
             previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._forward)
         try:
-            self._spawn(metrics_dir, os.path.join(root, "ready"))
+            self.procs = [self._spawn() for _ in range(self.config.workers)]
             code = self._watch()
             return self._stop_all(code)
         finally:
@@ -137,24 +156,39 @@ class _Supervisor:
             if proc.poll() is None:
                 proc.send_signal(signum)
 
-    def _spawn(self, metrics_dir: str, ready_dir: str) -> None:
+    def _spawn(self) -> subprocess.Popen:
         fd = self.sock.fileno()
         env = {
-            **os.environ, SERVE_CONFIG_ENV: self.config.to_json(), SOCKET_FD_ENV: str(fd), MULTIPROC_ENV: metrics_dir,
-            READY_DIR_ENV: ready_dir,
+            **os.environ, SERVE_CONFIG_ENV: self.config.to_json(), SOCKET_FD_ENV: str(fd), MULTIPROC_ENV: self.metrics_dir,
+            READY_DIR_ENV: self.ready_dir,
         }
-        command = [sys.executable, "-m", "packflow.runtime.serve.worker"]
-        for _ in range(self.config.workers):
-            self.procs.append(subprocess.Popen(command, env=env, pass_fds=(fd,)))
+        return subprocess.Popen([sys.executable, "-m", "packflow.runtime.serve.worker"], env=env, pass_fds=(fd,))
 
     def _watch(self) -> int:
         while not self.stop.wait(0.2):
-            for proc in self.procs:
+            for slot, proc in enumerate(self.procs):
                 code = proc.poll()
-                if code is not None:
-                    logger.error("Worker pid %d exited with code %d; stopping the server", proc.pid, code)
+                if code is None or self.stop.is_set():
+                    continue
+                if not self._may_restart(proc, code):
                     return code or EXIT_FAILURE
+                self.procs[slot] = self._spawn()
         return EXIT_OK
+
+    def _may_restart(self, proc: subprocess.Popen, code: int) -> bool:
+        mark = os.path.join(self.ready_dir, f"ready-{proc.pid}")
+        if not os.path.exists(mark):
+            logger.error("Worker pid %d exited with code %d before it was ready; stopping the server", proc.pid, code)
+            return False
+        os.unlink(mark)
+        _forget_worker_metrics(proc.pid, self.metrics_dir)
+        now = time.monotonic()
+        self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_S] + [now]
+        if len(self.restarts) > MAX_RESTARTS:
+            logger.error("Workers died %d times within %g s; stopping the server", len(self.restarts), RESTART_WINDOW_S)
+            return False
+        logger.error("Worker pid %d died (exit code %d) while serving; starting a new worker", proc.pid, code)
+        return True
 
     def _stop_all(self, code: int) -> int:
         self.sock.close()  # the workers' copies keep serving until each drains
@@ -172,6 +206,16 @@ class _Supervisor:
             if rc != 0 and code == EXIT_OK:
                 code = rc
         return code
+
+
+def _forget_worker_metrics(pid: int, metrics_dir: str) -> None:
+    """A dead worker's live gauges (ready, queue depth) stop counting in /metrics."""
+    try:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, metrics_dir)
+    except Exception:  # noqa: BLE001 - metrics hygiene must not stop a restart
+        logger.exception("Could not retire the metrics of worker pid %d", pid)
 
 
 def configure_worker_logging(level: str) -> None:

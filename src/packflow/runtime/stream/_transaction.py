@@ -39,8 +39,11 @@ class _Transaction:
     def __len__(self) -> int:
         return len(self.packed) - 1
 
-    def execute(self) -> list[Any]:
-        """Send MULTI/commands/EXEC; raise the first error (a failed command aborts nothing already run)."""
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        """Send MULTI/commands/EXEC; raise the first error (a failed command aborts nothing already run).
+
+        ``raise_on_error=False``: return every reply, failed commands as ``ResponseError`` values.
+        """
         count = len(self.packed) - 1
         self.packed.append(_EXEC)
         pool = self.client.connection_pool
@@ -57,9 +60,10 @@ class _Transaction:
             raise
         finally:
             pool.release(conn)
-        for reply in replies:
-            if isinstance(reply, redis.ResponseError):
-                raise reply
+        if raise_on_error:
+            for reply in replies:
+                if isinstance(reply, redis.ResponseError):
+                    raise reply
         return replies
 
 
@@ -74,7 +78,10 @@ def _read_queued(conn: Any, count: int) -> list[redis.ResponseError]:
 
 
 def transaction(client: redis.Redis) -> Any:
-    """A MULTI/EXEC batch: the lean one with hiredis, else a redis-py transactional pipeline."""
+    """A MULTI/EXEC batch: the lean one with hiredis, else a redis-py transactional pipeline.
+
+    Both take ``execute(raise_on_error=...)``.
+    """
     if _pack is None:
         return client.pipeline(transaction=True)
     return _Transaction(client)

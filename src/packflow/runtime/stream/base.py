@@ -14,9 +14,25 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["Batch", "Rejected", "Sink", "SinkCounts", "Source"]
+from packflow.exceptions import PackflowError
+
+__all__ = ["Batch", "Rejected", "Sink", "SinkCounts", "Source", "WriteFailedError"]
+
+
+class WriteFailedError(PackflowError):
+    """A sink could not write some results; the inputs they came from were not acknowledged.
+
+    ``acknowledged`` / ``unacknowledged``: how many input entries (ack units) were / were not
+    acknowledged. Unacknowledged entries are delivered again; results of them that were written
+    are then written again (duplicates), which the message says.
+    """
+
+    def __init__(self, message: str, acknowledged: int = 0, unacknowledged: int = 0) -> None:
+        super().__init__(message)
+        self.acknowledged = acknowledged
+        self.unacknowledged = unacknowledged
 
 
 @dataclass(frozen=True)
@@ -45,9 +61,25 @@ class Batch:
     has_rejected: bool = False
     #: Anything else a Source needs to acknowledge the batch (offsets, message handles, ...).
     token: Any = field(default=None, repr=False)
+    #: The entries were delivered before (delivery count >= 2) without being acknowledged: one of
+    #: them may have killed a consumer. The driver runs each record in its own backend call. A
+    #: Source should return suspects one ack unit (entry) per batch, so that a crash on one leaves
+    #: the others' delivery counts untouched and only the killer reaches the delivery limit.
+    suspect: bool = False
+    #: Per record, what the Source received for it (opaque), so dead letters can hold the record
+    #: *as received* rather than the backend's possibly mutated copy; see :meth:`original`.
+    received: list[Any] | None = field(default=None, repr=False)
+    #: ``original_of(received[i], sources[i])`` -> record ``i`` as received (bytes or a JSON value).
+    original_of: Callable[[Any, Any], Any] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def original(self, index: int) -> Any:
+        """Record ``index`` as the Source received it (None when the Source does not say)."""
+        if self.received is None or self.original_of is None:
+            return None
+        return self.original_of(self.received[index], self.sources[index])
 
     def extend(self, other: Batch) -> None:
         """Append another batch read from the same source (used to fill a batch up to its size)."""
@@ -56,6 +88,10 @@ class Batch:
         self.sources.extend(other.sources)
         if not shared:
             self.ack_ids.extend(other.ack_ids)
+        if self.received is not None and other.received is not None:
+            self.received.extend(other.received)
+        else:
+            self.received = None
         self.has_rejected = self.has_rejected or other.has_rejected
         if other.token is not None:
             self.token = other.token if self.token is None else [self.token, other.token]

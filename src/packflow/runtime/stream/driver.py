@@ -5,6 +5,13 @@ next batch read, so at most ``min(batch_size, max_pending)`` records are in flig
 nothing acknowledged-but-unwritten, and a stop request finishes the current batch first.
 Transient broker errors are retried with exponential backoff; the source then re-reads what it
 had read but not acknowledged (``Source.recover``).
+
+Suspects: a batch the source marks ``suspect`` (entries delivered before without an ack, e.g. left
+by a consumer that died) is run one record per backend call and committed before the next read,
+so a record that kills the process takes only itself down: the others are written and
+acknowledged one by one, and only the killer's delivery count grows until ``max_deliveries``
+dead-letters it (step ``deliver``). Cost: one backend call and one commit per suspect entry, paid
+only for entries that were pending when a consumer died (at most ``max_pending`` per death).
 """
 
 from __future__ import annotations
@@ -91,6 +98,7 @@ class StreamDriver:
         self._stop_at: float | None = None
         self._transient = tuple({*source.transient_errors, *sink.transient_errors})
         self._needs_recovery = False
+        self._carry: Batch | None = None  # a batch read while filling another that cannot join it
 
     def request_stop(self, reason: str = "stop requested") -> None:
         """Finish and acknowledge the current batch, then return from :meth:`run` (signal-safe)."""
@@ -135,10 +143,13 @@ class StreamDriver:
     # -- reading --------------------------------------------------------------------------------
 
     def _read_batch(self) -> Batch | None:
+        if self._carry is not None:
+            carried, self._carry = self._carry, None
+            return carried
         opts = self.options
         want = min(opts.batch_size, opts.max_pending)
         batch = self.source.read(want, opts.poll_ms)
-        if batch is None or len(batch) >= want or opts.max_wait_ms <= 0:
+        if batch is None or batch.suspect or len(batch) >= want or opts.max_wait_ms <= 0:
             return batch
         deadline = time.monotonic() + opts.max_wait_ms / 1000.0
         while len(batch) < want and not self._stop.is_set():
@@ -146,28 +157,60 @@ class StreamDriver:
             more = self.source.read(want - len(batch), max(left_ms, 0)) if left_ms > 0 else None
             if not more:
                 break
+            if more.suspect:  # never mixed with fresh records: it runs alone, next
+                self._carry = more
+                break
             batch.extend(more)
         return batch
 
     # -- processing -----------------------------------------------------------------------------
 
     def _process(self, batch: Batch) -> list[Any]:
-        if not batch.has_rejected:  # every record is a dict the source decoded
-            return self.runner.process_batch_counted(batch.records, known_dicts=True)[0]
+        if not batch.has_rejected and not batch.suspect:  # every record is a dict the source decoded
+            clean, dead = self.runner.process_batch_counted(
+                batch.records, known_dicts=True, fresh=_fresh(batch, range(len(batch)))
+            )
+            return self._as_received(batch, clean) if dead else clean
         records = batch.records
         keep = [i for i, r in enumerate(records) if type(r) is not Rejected]
         results: list[Any] = [None] * len(records)
-        outputs = self.runner.process_batch_counted([records[i] for i in keep], known_dicts=True)[0]
-        for i, out in zip(keep, outputs):
+        for i, out in zip(keep, self._run_records(batch, keep)):
             results[i] = out
+        self._as_received(batch, results)
+        from packflow.runtime.codec import dead_letter  # lazily: the interface imports no JSON library
+
         rejected_steps: dict[str, int] = {}
         for i, r in enumerate(records):
             if type(r) is Rejected:
                 error_type = _ERROR_TYPES.get(r.step, "RejectedError")
-                results[i] = DeadLetter(r.payload, r.step, error_type, r.reason, source=batch.sources[i])
+                results[i] = dead_letter(r.payload, r.step, error_type, message=r.reason, source=batch.sources[i])
                 rejected_steps[r.step] = rejected_steps.get(r.step, 0) + 1
         for step, count in rejected_steps.items():
             self.runner.record_dead_letter(step, count)
+        return results
+
+    def _run_records(self, batch: Batch, keep: list[int]) -> list[Any]:
+        """The Runner's results for records ``keep``; a suspect batch one record per backend call."""
+        run = self.runner.process_batch_counted
+        if not batch.suspect:
+            return run([batch.records[i] for i in keep], known_dicts=True, fresh=_fresh(batch, keep))[0]
+        results: list[Any] = []
+        for i in keep:
+            results.extend(run([batch.records[i]], known_dicts=True, fresh=_fresh(batch, [i]))[0])
+        return results
+
+    @staticmethod
+    def _as_received(batch: Batch, results: list[Any]) -> list[Any]:
+        """Give each of the Runner's dead letters the record as the source received it."""
+        if batch.received is None:
+            return results
+        from packflow.runtime.codec import dead_letter
+
+        for i, result in enumerate(results):
+            if type(result) is DeadLetter:
+                original = batch.original(i)
+                if original is not None:
+                    results[i] = dead_letter(original, result.step, result, source=result.source)
         return results
 
     # -- retrying -------------------------------------------------------------------------------
@@ -201,3 +244,27 @@ class StreamDriver:
                 f"The broker stayed unreachable for {self.options.stop_grace_s:g}s after the stop request "
                 f"({type(exc).__name__}: {exc}); entries read but not acknowledged will be re-delivered."
             ) from exc
+
+
+def _fresh(batch: Batch, indices: Any) -> Callable[[int, int], list] | None:
+    """The Runner's ``fresh``: new copies of the records at ``indices[lo:hi]``, decoded again from what
+    the source received, so a backend that changes its input dicts changes neither retries nor dead
+    letters. None when the source keeps nothing to decode again (the Runner then reuses the dicts)."""
+    if batch.received is None or batch.original_of is None:
+        return None
+
+    def fresh(lo: int, hi: int) -> list:
+        return [_as_record(batch.original(i), batch.records[i]) for i in indices[lo:hi]]
+
+    return fresh
+
+
+def _as_record(original: Any, record: Any) -> Any:
+    from packflow.runtime.codec import DecodeError, decode
+
+    if isinstance(original, (bytes, str)):
+        try:
+            return decode(original)
+        except DecodeError:
+            return record
+    return original if isinstance(original, dict) else record

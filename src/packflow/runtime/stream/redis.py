@@ -8,14 +8,21 @@ Entry formats (see :mod:`packflow.runtime.stream.codec` and ``docs/stream.md``):
 * output, ``batch`` mode — one entry per batch: ``data`` (JSON array), ``ids`` (JSON array of input
   ids, aligned with ``data``), ``count``;
 * dead letter — ``data`` (original payload), ``id``, ``step``, ``error_type``, ``reason``, ``timestamp``.
+
+Entries read again (this consumer's own pending entries after a restart, or entries reclaimed from
+another consumer) are *suspects*: they are read one entry at a time, so that reading one does not
+raise the delivery count of the others, and the driver runs and commits each on its own.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from typing import Any
 
+from packflow.runtime.codec import DecodeError
+from packflow.runtime.codec import decode as loads
 from packflow.runtime.stream._redis import TRANSIENT, StreamConnectionError, connect, group_error, redis, text
 from packflow.runtime.stream._redis_sink import RedisSink
 from packflow.runtime.stream.base import Batch, Rejected, Source
@@ -27,9 +34,36 @@ from packflow.runtime.stream.codec import (
     original_payload,
 )
 
-__all__ = ["RedisSink", "RedisSource", "StreamConnectionError", "connect"]
+__all__ = ["RedisSink", "RedisSource", "StreamConnectionError", "connect", "refuse_loops"]
 
 log = logging.getLogger("packflow.stream")
+
+#: XACK the inputs (KEYS[1], group ARGV[1], ids ARGV[2..]) only if every written key (KEYS[2..])
+#: holds a stream: run after the batch's XADDs in one MULTI/EXEC, it acknowledges nothing when an
+#: XADD failed with WRONGTYPE (the key changed type mid-run), the one way our XADDs fail at run time.
+GUARDED_XACK = """
+for i = 2, #KEYS do
+  local kind = redis.call('TYPE', KEYS[i])['ok']
+  if kind ~= 'stream' then
+    return redis.error_reply('UNWRITTEN ' .. KEYS[i] .. ' holds a ' .. kind .. ', not a stream; nothing acknowledged')
+  end
+end
+local acked = 0
+for i = 2, #ARGV, 1000 do
+  acked = acked + redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+return acked
+"""
+
+
+def refuse_loops(input_stream: str, output_stream: str, dead_letter_stream: str) -> None:
+    """Raise :class:`StreamConnectionError` when outputs or dead letters would go to the input stream."""
+    for option, key in (("--output-stream", output_stream), ("--dead-letter-stream", dead_letter_stream)):
+        if key == input_stream:
+            raise StreamConnectionError(
+                f"{option} {key!r} is the input stream: every result would be read again as input, forever; "
+                "write results to another stream."
+            )
 
 
 class RedisSource(Source):
@@ -67,6 +101,7 @@ class RedisSource(Source):
         self._history: bytes | None = b"0"  # own unacknowledged entries are read first
         self._per_entry = 0.0  # running mean of records per packed entry (0: none seen yet)
         self._suffixes: list[bytes] = []
+        self._unpacked: tuple[Any, Any] = (None, None)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -91,18 +126,17 @@ class RedisSource(Source):
     # -- reading --------------------------------------------------------------------------------
 
     def read(self, max_records: int, block_ms: int) -> Batch | None:
-        count = self._entry_count(max_records)
         if time.monotonic() >= self._next_claim:
-            batch = self._reclaim(count)
+            batch = self._reclaim(max(max_records, 100))
             if batch is not None:
                 return batch
         if self._history is not None:
-            entries = self._xreadgroup(count, None, self._history)
+            entries = self._xreadgroup(1, None, self._history)
             if entries:
                 self._history = entries[-1][0]
-                return self._decode(self._check_deliveries(entries))
+                return self._decode(self._check_deliveries(entries), suspect=True)
             self._history = None
-        entries = self._xreadgroup(count, block_ms, b">")
+        entries = self._xreadgroup(self._entry_count(max_records), block_ms, b">")
         return self._decode(entries) if entries else None
 
     def _entry_count(self, max_records: int) -> int:
@@ -124,23 +158,30 @@ class RedisSource(Source):
         return reply[0][1] if reply else []
 
     def _reclaim(self, count: int) -> Batch | None:
+        """Take over entries other consumers left pending past ``claim_idle_ms``.
+
+        ``JUSTID`` moves them to this consumer without raising their delivery counts; they are then
+        read one at a time from this consumer's own pending list (as suspects), each read raising
+        only its own count.
+        """
         try:
             reply = self.client.execute_command(
-                "XAUTOCLAIM", self.stream, self.group, self.consumer, self.claim_idle_ms, self._claim_cursor, "COUNT", count
-            )
+                "XAUTOCLAIM", self.stream, self.group, self.consumer, self.claim_idle_ms, self._claim_cursor,
+                "COUNT", count, "JUSTID",
+            )  # fmt: skip
         except redis.ResponseError as exc:
             raise group_error(exc) from exc
         self._claim_cursor = reply[0]
         if self._claim_cursor == b"0-0":  # a full pass over the pending list is done
             self._next_claim = time.monotonic() + self._claim_every
-        entries = [entry for entry in reply[1] if entry is not None]
-        if len(reply) > 2 and reply[2]:  # trimmed or deleted while pending: dead-lettered, not dropped silently
-            log.warning("%d pending entries were deleted from %r before being processed", len(reply[2]), self.stream)
-            entries.extend((eid, None) for eid in reply[2])
-        if not entries:
+        if reply[1]:
+            log.info("reclaimed %d entries idle for more than %d ms", len(reply[1]), self.claim_idle_ms)
+            self._history = b"0"
+        deleted = reply[2] if len(reply) > 2 else []
+        if not deleted:  # trimmed or deleted while pending: dead-lettered, not dropped silently
             return None
-        log.info("reclaimed %d entries idle for more than %d ms", len(entries), self.claim_idle_ms)
-        return self._decode(self._check_deliveries(entries))
+        log.warning("%d pending entries were deleted from %r before being processed", len(deleted), self.stream)
+        return self._decode([(eid, None) for eid in deleted], suspect=True)
 
     def _check_deliveries(self, entries: list) -> list:
         """Replace entries delivered more than ``max_deliveries`` times by Rejected markers."""
@@ -161,9 +202,9 @@ class RedisSource(Source):
 
     # -- decoding -------------------------------------------------------------------------------
 
-    def _decode(self, entries: list) -> Batch:
+    def _decode(self, entries: list, suspect: bool = False) -> Batch:
         if self.packed:
-            return self._decode_packed(entries)
+            return self._decode_packed(entries, suspect)
         field = self.field
         ids, records, rejected = [], [], False
         for eid, fields in entries:
@@ -172,13 +213,16 @@ class RedisSource(Source):
             if type(record) is not dict:
                 rejected = True
             records.append(record)
-        return Batch(records, ids, ids, has_rejected=rejected)
+        # received: the entries themselves, aligned with the records (no per-record cost)
+        return Batch(records, ids, ids, has_rejected=rejected, suspect=suspect, received=entries,
+                     original_of=self._original_entry)  # fmt: skip
 
-    def _decode_packed(self, entries: list) -> Batch:
+    def _decode_packed(self, entries: list, suspect: bool = False) -> Batch:
         field = self.field
         acks: list[Any] = []
         sources: list[Any] = []
         records: list[Any] = []
+        received: list[Any] = []
         rejected = False
         for eid, fields in entries:
             acks.append(eid)
@@ -186,16 +230,40 @@ class RedisSource(Source):
             if type(packed) is not list:
                 records.append(packed)
                 sources.append(eid)
+                received.append(fields)
                 rejected = True
                 continue
             records.extend(packed)
             sources.extend([eid + s for s in self._suffix(len(packed))])
+            received.extend([fields] * len(packed))
             if not rejected:
                 rejected = not only_dicts(packed)
         if acks:
             seen = max(1.0, len(records) / len(acks))
             self._per_entry = 0.8 * self._per_entry + 0.2 * seen if self._per_entry else seen
-        return Batch(records, sources, acks, has_rejected=rejected)
+        return Batch(records, sources, acks, has_rejected=rejected, suspect=suspect, received=received,
+                     original_of=self._original_packed)  # fmt: skip
+
+    def _original_entry(self, entry: Any, _source: Any) -> Any:
+        """What a dead letter keeps of a record entry: the raw field bytes as they came."""
+        fields = entry[1]
+        return fields.payload if type(fields) is Rejected else original_payload(fields, self.field)
+
+    def _original_packed(self, fields: Any, source: Any) -> Any:
+        """Item ``k`` of a packed entry (position ``<id>#<k>``) as received: a new copy each time."""
+        if type(fields) is Rejected:
+            return fields.payload
+        raw = original_payload(fields, self.field)
+        _, sep, index = (source.decode() if type(source) is bytes else str(source)).rpartition("#")
+        if self._unpacked[0] is not raw:  # one entry decoded again, kept while its records are asked for
+            try:
+                self._unpacked = (raw, loads(raw))
+            except DecodeError:
+                return raw
+        try:
+            return copy.deepcopy(self._unpacked[1][int(index)]) if sep else raw
+        except (ValueError, TypeError, IndexError, KeyError):
+            return raw
 
     def _suffix(self, n: int) -> list[bytes]:
         if len(self._suffixes) < n:
@@ -207,9 +275,16 @@ class RedisSource(Source):
     def ack(self, batch: Batch) -> None:
         self.client.execute_command("XACK", self.stream, self.group, *batch.ack_ids)
 
-    def ack_into(self, pipe: Any, batch: Batch) -> None:
-        """Queue the XACK of ``batch`` on a pipeline (so it commits with the outputs)."""
-        pipe.execute_command("XACK", self.stream, self.group, *batch.ack_ids)
+    def ack_into(self, pipe: Any, batch: Batch, unless_broken: tuple[str, ...] = ()) -> None:
+        """Queue the XACK of ``batch`` on a pipeline (so it commits with the outputs).
+
+        ``unless_broken``: keys the batch wrote to; the XACK runs only if each still holds a stream.
+        """
+        if not unless_broken:
+            pipe.execute_command("XACK", self.stream, self.group, *batch.ack_ids)
+            return
+        keys = (self.stream, *unless_broken)
+        pipe.execute_command("EVAL", GUARDED_XACK, len(keys), *keys, self.group, *batch.ack_ids)
 
     def stats(self) -> dict[str, Any]:
         """``lag`` (entries not yet delivered to the group) and ``pending`` (delivered, unacknowledged)."""

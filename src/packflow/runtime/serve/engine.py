@@ -1,0 +1,227 @@
+"""The backend in a child process, so a record that kills its process costs one request, not a worker.
+
+With ``--workers N`` (N > 1) each worker keeps its event loop, sockets and Runner in its own
+process and runs the backend in a child "engine" process (started with ``spawn``: a fresh
+interpreter, never a fork of a threaded server). :class:`BackendProcess` stands in for the
+backend: calling it sends the batch down a pipe and returns the outputs, or raises what the
+backend raised (same step, same error type name).
+
+When the engine dies during a call (``os._exit``, a segfault, the OOM killer) the call raises
+:class:`BackendProcessDied` after a fresh engine has been started. The Runner treats that like
+any failed call: it bisects the batch, so the records that did not kill the engine are answered
+and the record that did ends up alone, as a per-record error (``step`` ``execute``, type
+``BackendProcessDied``). Cost: one engine restart per failed attempt, about ``log2(batch)``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+import time
+from typing import Any
+
+from packflow.exceptions import InferenceBackendRuntimeError, PackflowError
+from packflow.loaders.target import Target
+from packflow.logger import get_logger
+
+__all__ = ["BackendProcess", "BackendProcessDied"]
+
+logger = get_logger("serve")
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+class BackendProcessDied(PackflowError, RuntimeError):
+    """The engine process ended while computing a call; a new one was started."""
+
+
+class _RemoteError(PackflowError, RuntimeError):
+    """Base of the stand-ins for exceptions raised in the engine (subclasses carry the original name)."""
+
+
+_REMOTE_TYPES: dict[str, type[_RemoteError]] = {}
+
+
+def _remote_error(type_name: str, message: str) -> _RemoteError:
+    """An exception whose type name is the one the backend raised in the engine."""
+    cls = _REMOTE_TYPES.get(type_name)
+    if cls is None:
+        cls = _REMOTE_TYPES[type_name] = type(type_name, (_RemoteError,), {"__module__": __name__})
+    return cls(message)
+
+
+class BackendProcess:
+    """A backend living in a child process: ``__call__``, ``ready()``, ``get_metrics()``, ``get_statistics()``."""
+
+    def __init__(self, target: Target, backend_kwargs: dict[str, Any], ready_sample: str | None = None) -> None:
+        self._spec = (target, backend_kwargs, ready_sample)
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._times: dict[str, Any] | None = None
+        self.restarts = 0
+        self._closed = False
+        self._start()
+
+    def _start(self) -> None:
+        calls, child_calls = _CONTEXT.Pipe()
+        control, child_control = _CONTEXT.Pipe()
+        proc = _CONTEXT.Process(target=_engine_main, args=(child_calls, child_control, *self._spec), name="packflow-engine", daemon=True)
+        proc.start()
+        child_calls.close()
+        child_control.close()
+        self._proc, self._calls, self._control = proc, calls, control
+        try:
+            reply = calls.recv()
+        except (EOFError, OSError):
+            proc.join(5)
+            raise PackflowError(f"The backend process exited with code {proc.exitcode} while loading the backend.") from None
+        if reply[0] != "loaded":
+            proc.join(5)
+            raise PackflowError(f"The backend failed to load in its process: {reply[1]}: {reply[2]}")
+
+    def __call__(self, records: list) -> Any:
+        try:
+            self._calls.send(records)
+            reply = self._calls.recv()
+        except (EOFError, OSError):
+            raise self._died(len(records)) from None
+        kind = reply[0]
+        if kind == "ok":
+            self._times = reply[2]
+            return reply[1]
+        _, step, type_name, message, index = reply
+        if step is None:
+            raise _remote_error(type_name, message)
+        error = InferenceBackendRuntimeError(message, step=step, record_index=index)
+        error.__cause__ = _remote_error(type_name, message)
+        raise error
+
+    def _died(self, size: int) -> BackendProcessDied:
+        if self._closed:  # the server is shutting down: no new engine
+            return BackendProcessDied("the backend process was stopped because the server is shutting down")
+        self._proc.join(5)
+        code = self._proc.exitcode
+        self._stop()
+        self.restarts += 1
+        logger.error("The backend process died (exit code %s) during a call of %d record(s); restarting it", code, size)
+        self._start()
+        return BackendProcessDied(
+            f"the backend process died (exit code {code}) while computing this record; it was restarted and the "
+            "other records of its batch were retried"
+        )
+
+    def _ask(self, question: str, timeout: float) -> Any:
+        """Ask the engine's control thread; ``TimeoutError`` when it does not answer in time."""
+        if not self._lock.acquire(timeout=timeout):
+            raise TimeoutError(f"another question to the backend process is still unanswered ({question})")
+        try:
+            self._seq += 1
+            self._control.send((self._seq, question))
+            deadline = time.monotonic() + timeout
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._control.poll(left):
+                    raise TimeoutError(f"the backend process did not answer {question} within {timeout:g} s")
+                seq, ok, value = self._control.recv()
+                if seq == self._seq:
+                    break
+        finally:
+            self._lock.release()
+        if not ok:
+            raise _remote_error(value[0], value[1])
+        return value
+
+    def ready(self) -> bool:
+        """``backend.ready()``, asked in the engine (the caller bounds how long it waits)."""
+        return bool(self._ask("ready", 3600.0))
+
+    def get_statistics(self) -> dict[str, Any]:
+        """The engine backend's rolling per-step statistics ({} when the engine cannot answer quickly)."""
+        from packflow.backend.metrics import StepStatistics
+
+        try:
+            stats = self._ask("statistics", 0.5)
+        except (TimeoutError, OSError, EOFError, _RemoteError):
+            return {}
+        return {name: StepStatistics(**stat) for name, stat in stats.items()}
+
+    def get_metrics(self) -> Any:
+        """Metrics of the last successful call (step times as the engine measured them)."""
+        from packflow.backend.metrics import ExecutionMetrics, ExecutionTimes
+
+        if self._times is None:
+            raise InferenceBackendRuntimeError("the backend has not been called yet", step="input")
+        return ExecutionMetrics(batch_size=0, execution_times=ExecutionTimes(**self._times))
+
+    def close(self) -> None:
+        """End the engine for good (it exits when its pipes close; terminated if stuck in a call)."""
+        self._closed = True
+        self._stop()
+
+    def _stop(self) -> None:
+        for conn in (self._calls, self._control):
+            conn.close()
+        self._proc.join(0.5)
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join(2)
+
+
+def _engine_main(calls: Any, control: Any, target: Target, backend_kwargs: dict, ready_sample: str | None) -> None:
+    """The engine process: load the backend, then answer calls (and, on a thread, control questions)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C is for the server; it stops us
+    try:
+        backend = target.load(**backend_kwargs)
+        if ready_sample:
+            from packflow.runtime.serve.state import read_sample_records
+
+            backend.check_io(read_sample_records(ready_sample))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails to start
+        calls.send(("failed", type(exc).__name__, str(exc)))
+        return
+    calls.send(("loaded",))
+    threading.Thread(target=_answer_control, args=(control, backend), daemon=True).start()
+    while True:
+        try:
+            records = calls.recv()
+        except (EOFError, OSError):
+            return
+        reply = _call(backend, records)
+        try:  # pickling fails before anything is written, so a bad output can still be reported
+            calls.send(reply)
+        except (EOFError, OSError):
+            return
+        except Exception as exc:  # noqa: BLE001 - outputs that cannot cross the pipe
+            calls.send(("error", None, type(exc).__name__, f"the backend's outputs cannot be sent to the server: {exc}", None))
+
+
+def _call(backend: Any, records: list) -> tuple:
+    try:
+        outputs = backend(records)
+        times = backend.get_metrics().execution_times.model_dump()
+    except InferenceBackendRuntimeError as exc:
+        cause = exc.__cause__ or exc
+        return ("error", exc.step, type(cause).__name__, str(exc), exc.record_index if type(exc.record_index) is int else None)
+    except BaseException as exc:  # noqa: BLE001 - SystemExit & co. included: the engine keeps running
+        return ("error", None, type(exc).__name__, f"{type(exc).__name__}: {exc}", None)
+    return ("ok", outputs, times)
+
+
+def _answer_control(control: Any, backend: Any) -> None:
+    while True:
+        try:
+            seq, question = control.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            if question == "ready":
+                answer: Any = bool(backend.ready())
+            else:
+                answer = {name: stat.model_dump() for name, stat in backend.get_statistics().items()}
+            reply = (seq, True, answer)
+        except BaseException as exc:  # noqa: BLE001 - the probe reports it
+            reply = (seq, False, (type(exc).__name__, str(exc)))
+        try:
+            control.send(reply)
+        except (EOFError, OSError):
+            return

@@ -1,0 +1,1 @@
+"""The Open Inference Protocol over gRPC (``packflow serve --grpc-port``; extra ``packflow[grpc]``)."""

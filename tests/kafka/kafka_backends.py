@@ -1,0 +1,26 @@
+"""Backends only the Kafka tests run (loaded by file path: ``kafka_backends:Name``, cwd tests/kafka)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+from packflow import InferenceBackend
+
+
+class Killer(InferenceBackend):
+    """Kills its own process (SIGKILL: no clean-up, like a segfault) on a record with ``"kill": true``."""
+
+    def execute(self, inputs: Any) -> Any:
+        for record in inputs:
+            if record.get("kill"):
+                os.kill(os.getpid(), signal.SIGKILL)
+        return [dict(record) for record in inputs]
+
+
+class Echo(InferenceBackend):
+    """Returns each record as it came, with what the driver put in its metadata field (if any)."""
+
+    def execute(self, inputs: Any) -> Any:
+        return [dict(record) for record in inputs]
