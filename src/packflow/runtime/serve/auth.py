@@ -148,7 +148,7 @@ class AuthMiddleware:
         self.failures = _failure_counter(registry)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or self._is_open(scope["path"]) or scope.get("method") == "OPTIONS":
+        if scope["type"] != "http" or self._is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
         key = presented_key(scope.get("headers", ()))
