@@ -180,3 +180,20 @@ def serve_security_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _set_log_format(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from packflow._logjson import LOG_FORMAT_ENV
+
+    if value:
+        os.environ[LOG_FORMAT_ENV] = value.lower()  # read by setup_logging; inherited by serve's workers
+    return value
+
+
+#: ``--log-format text|json`` (every command that logs): one JSON object per line with ``json``;
+#: applied by ``cli._common.setup_logging`` (see packflow/_logjson.py).
+log_format_option = click.option(
+    "--log-format", type=click.Choice(["text", "json"], case_sensitive=False), default=None, expose_value=False,
+    is_eager=True, callback=_set_log_format,
+    help="Log lines as text (default) or one JSON object per line ($PACKFLOW_LOG_FORMAT).",
+)

@@ -14,7 +14,7 @@ import click
 
 from packflow.cli._common import fail, setup_logging, start_or_exit, strict_config_option, with_strict_config
 from packflow.cli._kafka_options import kafka_options
-from packflow.cli._options import config_option, dead_letters_exit_option, exit_code_for, log_level_option
+from packflow.cli._options import log_format_option, config_option, dead_letters_exit_option, exit_code_for, log_level_option
 from packflow.constants import EXIT_FAILURE
 from packflow.cli._common import trusted_key_option
 
@@ -41,6 +41,7 @@ def _install_signal_handlers(driver: Any) -> None:
 
 
 @click.command("stream")
+@log_format_option
 @click.argument("target")
 @trusted_key_option
 @click.option("--redis-url", default="redis://127.0.0.1:6379/0", show_default=True, help="Redis to read from and write to.")

@@ -23,6 +23,7 @@ import threading
 import time
 from typing import Any
 
+from packflow._logjson import make_formatter, uvicorn_log_options
 from packflow.constants import EXIT_CANNOT_START, EXIT_FAILURE, EXIT_OK
 from packflow.exceptions import ConfigurationError
 from packflow.loaders.target import resolve_target
@@ -88,7 +89,7 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
     app = wrap_app(served, config)
     install_key_reload(app)
     uv_config = uvicorn.Config(
-        app, lifespan="on", **uvicorn_ssl_options(config), log_level=config.log_level.lower(), access_log=config.access_log,
+        app, lifespan="on", **uvicorn_ssl_options(config), **uvicorn_log_options(), log_level=config.log_level.lower(), access_log=config.access_log,
         timeout_graceful_shutdown=backstop_timeout(config.graceful_timeout_s),  # type: ignore[arg-type]  # a float works
         server_header=False,
     )
@@ -223,7 +224,7 @@ def configure_worker_logging(level: str) -> None:
     packflow_logger = logging.getLogger("packflow")
     if not packflow_logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"))
+        handler.setFormatter(make_formatter("%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"))
         packflow_logger.addHandler(handler)
         packflow_logger.propagate = False
     packflow_logger.setLevel(level.upper())
