@@ -73,8 +73,8 @@ def make_records(path: Path, n: int) -> None:
             ))
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB) of one child process."""
+def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (KiB) and CPU seconds (user + system) of one child process."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -82,7 +82,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = 
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 3):
         raise SystemExit(f"{cmd} exited with {proc.returncode}")
-    return elapsed, usage.ru_maxrss
+    return elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def bench_throughput(work: Path, data: Path, n: int, repeats: int, baseline_src: str | None = None) -> None:
@@ -101,10 +101,12 @@ def bench_throughput(work: Path, data: Path, n: int, repeats: int, baseline_src:
     if baseline_src:  # the same command with another source tree's packflow first on the path
         contenders["packflow run, baseline tree"] = (contenders["packflow run"][0], {**plain, "PYTHONPATH": baseline_src})
     best = {label: float("inf") for label in contenders}
+    cpu = {label: float("inf") for label in contenders}
     inner = 0.0
     for _ in range(repeats):  # round-robin, so load from other processes hits every contender alike
         for label, (cmd, env) in contenders.items():
-            best[label] = min(best[label], timed(cmd, env, work)[0])
+            wall_s, _, cpu_s = timed(cmd, env, work)
+            best[label], cpu[label] = min(best[label], wall_s), min(cpu[label], cpu_s)
             if label == "packflow run":
                 inner = max(inner, json.loads(metrics.read_text())["records_per_s"])
     rates = {label: n / seconds for label, seconds in best.items()}
@@ -119,6 +121,9 @@ def bench_throughput(work: Path, data: Path, n: int, repeats: int, baseline_src:
     if before is not None:
         print(f"{'packflow run, baseline tree (process wall time)':<52}{before:>12,.0f} rec/s"
               f"   this tree / baseline: {wall / before:.3f}")
+        ours, theirs = n / cpu["packflow run"], n / cpu["packflow run, baseline tree"]
+        print(f"{'per CPU-second: this tree, baseline tree':<52}{ours:>12,.0f} / {theirs:,.0f} rec/CPU-s"
+              f"   this tree / baseline: {ours / theirs:.3f}")
 
 
 def bench_isolation() -> None:
@@ -162,7 +167,7 @@ def bench_rss(work: Path, data: Path, n: int) -> None:
     for count, path in ((n // 10, small), (n, data)):
         cmd = [*PACKFLOW, "run", "bench_identity:Identity", "-i", str(path), "-o", "/dev/null", "-b", "1000",
                "--no-progress"]
-        _, rss = timed(cmd, cwd=work)
+        _, rss, _ = timed(cmd, cwd=work)
         print(f"{count:>12,} records   peak RSS {rss / 1024:8.1f} MiB")
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from packflow.runtime import codec
 
-ANY = "*"  # an error type a driver's protocol decides (e.g. the HTTP answer for a killed worker)
+ANY = "*"  # a step or error type the driver's protocol decides (e.g. for a record that killed a process)
 SIZE = 8
 BAD = 3
 
@@ -66,5 +66,7 @@ SCENARIOS = [
     Scenario("bad_record_index", _lines("bad_index"), {BAD: ("execute", "ValueError")}),
     # Last: they may leave a process stuck or dead (drivers restart what they must).
     Scenario("hanging_record", _lines("hang"), {BAD: ("timeout", ANY)}),
-    Scenario("process_killing", _lines("exit"), {BAD: ("deliver", ANY)}),
+    # The killer's dead letter is named by the driver's protocol: serve execute/BackendProcessDied
+    # (the engine died computing it), stream deliver/DeliveryLimitError (delivered too often).
+    Scenario("process_killing", _lines("exit"), {BAD: (ANY, ANY)}),
 ]

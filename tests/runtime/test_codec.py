@@ -197,3 +197,22 @@ def test_without_orjson_the_same_inputs_are_refused(stdlib_codec, text):
         stdlib_codec.decode(text)
     with pytest.raises(EncodeError):
         stdlib_codec.encode({"o": object()})
+
+
+def test_snapshot_gives_fresh_copies_of_the_records_as_they_were():
+    records = [{"id": 1, "n": {"k": [1]}}, {"id": 2, "big": 2**70}]
+    fresh = codec.snapshot(records)
+    records[0]["n"]["k"].append(2)
+    records[1].clear()
+    assert fresh(0, 2) == [{"id": 1, "n": {"k": [1]}}, {"id": 2, "big": 2**70}]
+    assert fresh(1, 2) is not fresh(1, 2)
+    from fractions import Fraction
+
+    odd = [{"o": Fraction(1, 3)}]  # cannot be encoded: deep-copied instead
+    copies = codec.snapshot(odd)(0, 1)
+    assert copies == odd and copies[0] is not odd[0]
+
+
+def test_a_contract_violation_the_backend_found_is_named_like_the_runners_own():
+    exc = InferenceBackendRuntimeError("returned 0 records for 1", step="output-contract")
+    assert codec.dead_letter({}, "output-contract", exc).error_type == "OutputContractError"

@@ -30,8 +30,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from packflow.exceptions import PackflowError
-from packflow.runtime.codec import dead_letter
-from packflow.runtime.deadletter import DeadLetter
+from packflow.runtime.deadletter import DeadLetter, dead_letter
 
 if TYPE_CHECKING:  # pragma: no cover
     from packflow.runtime.runner import Runner
@@ -236,7 +235,10 @@ class AsyncBatcher:
         """The batch's results, released per submission as isolation clears them."""
         release = _Release(slices, len(records), self) if len(slices) > 1 else None
         try:
-            results = self.runner.process_batch(records, on_segment=release)
+            from packflow.runtime.codec import snapshot  # here: importing aio pulls in no JSON library
+
+            # fresh: retries and dead letters of a failed batch use the records as received (item 10)
+            results = self.runner.process_batch_counted(records, on_segment=release, fresh=snapshot(records))[0]
         except Exception:
             raise  # a Runner failure: every waiting submitter gets it
         except BaseException as exc:  # noqa: BLE001 - SystemExit & co. from backend code: per-record errors

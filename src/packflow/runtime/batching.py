@@ -1,4 +1,21 @@
-"""Cutting an iterable into micro-batches by size and, for blocking inputs, by time."""
+"""Cutting an iterable into micro-batches by size and, for blocking inputs, by time.
+
+The batching clock — what ``Runner(max_batch_size=…, max_wait_ms=…)`` means to every driver:
+
+- A batch is dispatched as soon as it holds ``max_batch_size`` records.
+- Otherwise the clock starts when the batch's **first** record is available, and the batch is
+  dispatched, however small, once ``max_wait_ms`` has passed on that clock. ``0`` means never wait:
+  dispatch whatever is available now. The value must be a finite number of milliseconds >= 0.
+- Input that is already all there (a list, a regular file, an Arrow batch) never waits: waiting
+  could not add records.
+
+Drivers apply it where their records arrive: :meth:`Runner.map` (this module) and ``packflow
+run`` on pipes and terminals (``JsonLinesReader``), ``packflow stream`` after the first entry of
+a read (``DriverOptions.max_wait_ms``), and ``packflow serve``, whose batcher dispatches at once
+when the backend is idle and, while a batch runs, lets the next one wait at most ``max_wait_ms``
+to fill (``AsyncBatcher.fill_wait_ms``, set from the same option). Ray and Spark hand whole
+Arrow batches to the Runner, so they never wait. ``docs/guarantees.md`` lists this per driver.
+"""
 
 from __future__ import annotations
 

@@ -28,8 +28,8 @@ import math
 import re
 from typing import Any, Callable
 
-from packflow.exceptions import DecodeError, EncodeError, InferenceBackendRuntimeError
-from packflow.runtime.deadletter import DEAD_LETTER_STEPS, DeadLetter
+from packflow.exceptions import DecodeError, EncodeError
+from packflow.runtime.deadletter import dead_letter
 
 try:
     import orjson as _orjson
@@ -47,6 +47,7 @@ __all__ = [
     "encode",
     "encode_native",
     "json_kind",
+    "snapshot",
 ]
 
 HAVE_ORJSON = _orjson is not None
@@ -240,26 +241,20 @@ def _int_text(value: int) -> bytes:
         raise TypeError(str(exc)) from None
 
 
-# -- dead letters --------------------------------------------------------------------------------
+# -- dead letters ------------------------------------------------------------------------------
+# ``dead_letter`` is defined beside ``DeadLetter`` (so the Runner builds dead letters without
+# importing a JSON library) and is part of this module's API.
 
 
-def dead_letter(
-    record: Any, step: str, error: BaseException | DeadLetter | str, *, message: str | None = None, source: Any = None
-) -> DeadLetter:
-    """THE dead-letter builder: ``record`` exactly as the driver received it, where and why it failed.
+def snapshot(records: list) -> Callable[[int, int], list]:
+    """A ``fresh(lo, hi)`` for the Runner from decoded records (for drivers that keep no raw bytes):
+    one encode of the batch now, decoded again only if the batch fails. Records that cannot be
+    encoded are deep-copied instead."""
+    try:
+        data = encode(records)
+    except EncodeError:
+        import copy
 
-    ``error`` is the exception (its type names the error; for an ``InferenceBackendRuntimeError``
-    raised by a pipeline step, the type of its cause), an error-type name, or an earlier
-    :class:`DeadLetter` whose step-independent facts (type, message, timestamp) are kept — used by
-    drivers to put the received record and their ``source`` on the Runner's dead letters.
-    """
-    if step not in DEAD_LETTER_STEPS:
-        raise ValueError(f"dead-letter step must be one of {', '.join(DEAD_LETTER_STEPS)}; got {step!r}")
-    if isinstance(error, DeadLetter):
-        return DeadLetter(record, step, error.error_type, message or error.message, error.timestamp, source)
-    if isinstance(error, BaseException):
-        cause = error.__cause__ if isinstance(error, InferenceBackendRuntimeError) else None
-        error_type = type(cause or error).__name__
-        text = message if message is not None else (str(error) or error_type)
-        return DeadLetter(record, step, error_type, text, source=source)
-    return DeadLetter(record, step, error, message if message is not None else error, source=source)
+        saved = copy.deepcopy(records)
+        return lambda lo, hi: copy.deepcopy(saved[lo:hi])
+    return lambda lo, hi: decode(data)[lo:hi]

@@ -6,7 +6,9 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DeadLetter", "is_dead_letter"]
+from packflow.exceptions import InferenceBackendRuntimeError
+
+__all__ = ["DeadLetter", "dead_letter", "error_type", "is_dead_letter"]
 
 #: The steps a dead letter can name: the four pipeline steps, the output contract, and a driver's
 #: ``decode`` (input that was not a JSON object), ``encode`` (output that could not be serialised) and
@@ -62,3 +64,38 @@ class DeadLetter:
 def is_dead_letter(result: Any) -> bool:
     """True when a Runner result is a dead letter rather than an output record."""
     return type(result) is DeadLetter
+
+
+def dead_letter(
+    record: Any, step: str, error: BaseException | DeadLetter | str, *, message: str | None = None, source: Any = None
+) -> DeadLetter:
+    """THE dead-letter builder (also :func:`packflow.runtime.codec.dead_letter`): ``record`` exactly
+    as the driver received it, where and why it failed.
+
+    ``error`` is the exception (its type names the error; for an ``InferenceBackendRuntimeError``
+    raised by a pipeline step, the type of its cause), an error-type name, or an earlier
+    :class:`DeadLetter` whose step-independent facts (type, message, timestamp) are kept — used by
+    drivers to put the received record and their ``source`` on the Runner's dead letters.
+    """
+    if step not in DEAD_LETTER_STEPS:
+        raise ValueError(f"dead-letter step must be one of {', '.join(DEAD_LETTER_STEPS)}; got {step!r}")
+    if isinstance(error, DeadLetter):
+        return DeadLetter(record, step, error.error_type, message or error.message, error.timestamp, source)
+    if isinstance(error, BaseException):
+        name = error_type(error)
+        text = message if message is not None else (str(error) or name)
+        return DeadLetter(record, step, name, text, source=source)
+    return DeadLetter(record, step, error, message if message is not None else error, source=source)
+
+
+def error_type(exc: BaseException) -> str:
+    """The error type a dead letter names for ``exc``: for a pipeline step's
+    ``InferenceBackendRuntimeError``, the type of its cause; one the backend's own contract check
+    raised (no cause, step ``output-contract``) is ``OutputContractError``, the name the Runner's
+    count check uses."""
+    if isinstance(exc, InferenceBackendRuntimeError):
+        if exc.__cause__ is not None:
+            return type(exc.__cause__).__name__
+        if exc.step == "output-contract":
+            return "OutputContractError"
+    return type(exc).__name__

@@ -26,8 +26,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from packflow.exceptions import InferenceBackendRuntimeError, PackflowError
-from packflow.runtime.codec import dead_letter
-from packflow.runtime.deadletter import DeadLetter
+from packflow.runtime.deadletter import DeadLetter, dead_letter, error_type
 from packflow.runtime.shutdown import is_real_shutdown
 
 __all__ = ["BatchFailedError", "Fresh", "SegmentHook", "call_isolated", "call_or_fail"]
@@ -72,8 +71,7 @@ def _attempt(backend: Backend, records: list) -> tuple[list | None, _Failure | N
     try:
         outputs = backend(records)
     except InferenceBackendRuntimeError as exc:
-        cause = exc.__cause__ or exc
-        return None, _Failure(exc.step, type(cause).__name__, str(exc), _valid_index(exc.record_index, len(records)))
+        return None, _Failure(exc.step, error_type(exc), str(exc), _valid_index(exc.record_index, len(records)))
     except Exception as exc:  # noqa: BLE001 - any backend failure is isolated, never fatal
         return None, _Failure("execute", type(exc).__name__, f"{type(exc).__name__}: {exc}")
     except BaseException as exc:  # noqa: BLE001 - SystemExit & co. from backend code: per-record errors

@@ -24,6 +24,7 @@ from typing import Any
 from packflow.exceptions import InferenceBackendRuntimeError, PackflowError
 from packflow.loaders.target import Target
 from packflow.logger import get_logger
+from packflow.runtime.deadletter import error_type
 
 __all__ = ["BackendProcess", "BackendProcessDied"]
 
@@ -200,8 +201,7 @@ def _call(backend: Any, records: list) -> tuple:
         outputs = backend(records)
         times = backend.get_metrics().execution_times.model_dump()
     except InferenceBackendRuntimeError as exc:
-        cause = exc.__cause__ or exc
-        return ("error", exc.step, type(cause).__name__, str(exc), exc.record_index if type(exc.record_index) is int else None)
+        return ("error", exc.step, error_type(exc), str(exc), exc.record_index if type(exc.record_index) is int else None)
     except BaseException as exc:  # noqa: BLE001 - SystemExit & co. included: the engine keeps running
         return ("error", None, type(exc).__name__, f"{type(exc).__name__}: {exc}", None)
     return ("ok", outputs, times)
