@@ -197,3 +197,12 @@ log_format_option = click.option(
     is_eager=True, callback=_set_log_format,
     help="Log lines as text (default) or one JSON object per line ($PACKFLOW_LOG_FORMAT).",
 )
+
+
+def redis_tls_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--redis-ca-certs/--redis-certfile/--redis-keyfile``: TLS files for a ``rediss://`` URL."""
+    for name, what in (("--redis-keyfile", "Private key of --redis-certfile (PEM)."),
+                       ("--redis-certfile", "Client certificate for Redis TLS (PEM)."),
+                       ("--redis-ca-certs", "CA bundle the Redis server's certificate is verified against.")):
+        func = click.option(name, default=None, type=click.Path(dir_okay=False), help=what)(func)
+    return func
