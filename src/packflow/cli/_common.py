@@ -9,6 +9,7 @@ from typing import Any, Callable, NoReturn, TypeVar
 
 import click
 
+from packflow._logjson import make_formatter
 from packflow.constants import EXIT_CANNOT_START, EXIT_FAILURE
 from packflow.exceptions import PackflowError
 from packflow.logger import LOGGER_NAME
@@ -21,7 +22,7 @@ def setup_logging(level: str | int | None = None) -> None:
     logger = logging.getLogger(LOGGER_NAME)
     if not any(getattr(h, "_packflow_cli", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(make_formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         handler._packflow_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.propagate = False

@@ -153,3 +153,56 @@ def log_level_option(default: str | None) -> Callable[[Callable[..., Any]], Call
         callback=lambda _ctx, _param, value: value.upper() if value else None,
         help="Level of the packflow logger" + ("." if default else " [default: WARNING]."),
     )
+
+
+def serve_security_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``packflow serve``'s production options: API keys, TLS/mTLS and CORS (docs/operations.md)."""
+    options = [
+        click.option("--api-keys-file", default=None, type=click.Path(dir_okay=False),
+                     help="File of accepted API keys, one a line (plain or sha256:<hex>); also $PACKFLOW_API_KEYS. "
+                          "Reloaded on SIGHUP."),
+        click.option("--auth-probes", default="open", show_default=True, type=click.Choice(["open", "protected"]),
+                     help="Whether /health/* and /v2/health/* need a key."),
+        click.option("--auth-metrics", default="open", show_default=True, type=click.Choice(["open", "protected"]),
+                     help="Whether /metrics needs a key."),
+        click.option("--ssl-certfile", default=None, type=click.Path(exists=True, dir_okay=False),
+                     help="Server certificate (PEM): serve HTTPS."),
+        click.option("--ssl-keyfile", default=None, type=click.Path(exists=True, dir_okay=False),
+                     help="Private key of --ssl-certfile (PEM)."),
+        click.option("--ssl-ca-certs", default=None, type=click.Path(exists=True, dir_okay=False),
+                     help="CA bundle that client certificates are verified against."),
+        click.option("--ssl-client-cert", default="none", show_default=True,
+                     type=click.Choice(["none", "optional", "required"]),
+                     help="Client certificates: not asked, optional, or required (mutual TLS)."),
+        click.option("--cors-origin", "cors_origins", multiple=True, callback=lambda _c, _p, v: list(v),
+                     help="Origin allowed to call the API from a browser (repeatable; * for any). Off by default."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _set_log_format(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from packflow._logjson import LOG_FORMAT_ENV
+
+    if value:
+        os.environ[LOG_FORMAT_ENV] = value.lower()  # read by setup_logging; inherited by serve's workers
+    return value
+
+
+#: ``--log-format text|json`` (every command that logs): one JSON object per line with ``json``;
+#: applied by ``cli._common.setup_logging`` (see packflow/_logjson.py).
+log_format_option = click.option(
+    "--log-format", type=click.Choice(["text", "json"], case_sensitive=False), default=None, expose_value=False,
+    is_eager=True, callback=_set_log_format,
+    help="Log lines as text (default) or one JSON object per line ($PACKFLOW_LOG_FORMAT).",
+)
+
+
+def redis_tls_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--redis-ca-certs/--redis-certfile/--redis-keyfile``: TLS files for a ``rediss://`` URL."""
+    for name, what in (("--redis-keyfile", "Private key of --redis-certfile (PEM)."),
+                       ("--redis-certfile", "Client certificate for Redis TLS (PEM)."),
+                       ("--redis-ca-certs", "CA bundle the Redis server's certificate is verified against.")):
+        func = click.option(name, default=None, type=click.Path(dir_okay=False), help=what)(func)
+    return func

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from packflow.cli._options import log_format_option
+
 from packflow.cli._common import fail, setup_logging, trusted_key_option
 from packflow.constants import EXIT_FAILURE
 from packflow.exceptions import PackflowError
@@ -41,6 +43,7 @@ def _with_limits(func):  # type: ignore[no-untyped-def]
 
 
 @click.command()
+@log_format_option
 @click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
 @_with_limits
 @trusted_key_option
@@ -80,6 +83,7 @@ def _print_provenance(archive: Path, report) -> None:  # type: ignore[no-untyped
 
 
 @click.command()
+@log_format_option
 @click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--target-venv", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Virtualenv to install into, created if missing (default: the running environment).")
@@ -98,6 +102,7 @@ def install(archive: Path, target_venv: Path | None, max_files: int | None, max_
 
 
 @click.command()
+@log_format_option
 @click.argument("keyfile", type=click.Path(dir_okay=False, path_type=Path))
 def keygen(keyfile: Path) -> None:
     """Write an Ed25519 signing key to KEYFILE (mode 0600) and its public key to KEYFILE.pub."""

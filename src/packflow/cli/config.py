@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from packflow.cli._common import setup_logging, start_or_exit
-from packflow.cli._options import config_option
+from packflow.cli._options import log_format_option, config_option
 
 __all__ = ["config"]
 
@@ -19,6 +19,7 @@ def config() -> None:
 
 
 @config.command("explain")
+@log_format_option
 @click.argument("target", default=".")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (keys, unknown keys, layers).")

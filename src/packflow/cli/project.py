@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from packflow.cli._options import log_format_option
+
 from packflow.cli._common import fail, setup_logging, strict_config_option
 from packflow.constants import EXIT_CANNOT_START, EXIT_FAILURE
 from packflow.exceptions import PackflowError
@@ -16,6 +18,7 @@ _MARKS = {"ok": ("✓", "green"), "warning": ("⚠", "yellow"), "error": ("✗",
 
 
 @click.command()
+@log_format_option
 @click.argument("project_name", required=False)
 @click.option("-f", "--force", is_flag=True, help="Write into an existing directory (template files are overwritten, nothing is deleted).")
 @click.option("--description", default="", help="packflow.yaml description.")
@@ -47,6 +50,7 @@ def create(project_name: str | None, force: bool, description: str, project_vers
 
 
 @click.command()
+@log_format_option
 @click.argument("project_path", default=".", type=click.Path(path_type=Path))
 @click.option("-v", "--verbose", is_flag=True, help="Show each check.")
 @click.option("--no-warnings", is_flag=True, help="Hide warnings.")
@@ -69,6 +73,7 @@ def validate(project_path: Path, verbose: bool, no_warnings: bool, strict_config
 
 
 @click.command()
+@log_format_option
 @click.argument("project_path", default=".", type=click.Path(path_type=Path))
 @click.option("-o", "--output-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Where to write the archive (default: dist/ inside the project, never exported itself).")

@@ -16,13 +16,14 @@ import click
 
 from packflow._text import plural
 from packflow.cli._common import fail, setup_logging
-from packflow.cli._options import config_option, dead_letters_exit_option, exit_code_for
+from packflow.cli._options import log_format_option, config_option, dead_letters_exit_option, exit_code_for
 from packflow.constants import EXIT_CANNOT_START
 
 __all__ = ["replay"]
 
 
 @click.command()
+@log_format_option
 @click.argument("dead_letters", required=False, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--target", "-t", required=True,
               help="The backend to replay through: project directory, .zip archive or module:Name.")

@@ -24,7 +24,7 @@ import click
 
 from packflow._text import plural
 from packflow.cli._common import _one_line_cause, fail, setup_logging, strict_config_option, with_strict_config
-from packflow.cli._options import config_option, dead_letters_exit_option, log_level_option, parse_backend_config
+from packflow.cli._options import log_format_option, config_option, dead_letters_exit_option, log_level_option, parse_backend_config
 from packflow.cli._common import trusted_key_option
 from packflow.constants import EXIT_CANNOT_START, EXIT_DEAD_LETTERS, EXIT_FAILURE, EXIT_OK
 from packflow.exceptions import ConfigurationError, PackflowError
@@ -36,6 +36,7 @@ SHOWN_REASONS = 5
 
 
 @click.command()
+@log_format_option
 @click.argument("target")
 @trusted_key_option
 @click.option("--input", "-i", "input_path", default="-", show_default=True,

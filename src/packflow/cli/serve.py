@@ -8,11 +8,12 @@ import click
 
 from packflow.cli._common import fail, setup_logging, start_or_exit, strict_config_option, with_strict_config
 from packflow.constants import EXIT_CANNOT_START
-from packflow.cli._options import config_option, log_level_option
+from packflow.cli._options import log_format_option, config_option, log_level_option, serve_security_options
 from packflow.cli._common import trusted_key_option
 
 
 @click.command()
+@log_format_option
 @click.argument("targets", nargs=-1, required=True, metavar="TARGET [TARGET ...]")
 @trusted_key_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
@@ -42,6 +43,7 @@ from packflow.cli._common import trusted_key_option
 @log_level_option("INFO")
 @click.option("--grpc-port", default=None, type=int, help="Also serve the Open Inference Protocol over gRPC on this port (extra grpc).")
 @click.option("--access-log/--no-access-log", default=False, show_default=True, help="Log every request (slower).")
+@serve_security_options
 @start_or_exit
 def serve(targets: tuple[str, ...], backend_config: dict, strict_config: bool, **options: object) -> None:
     """Serve TARGET (project directory, .zip archive, or module:Class) over HTTP: POST /invoke.

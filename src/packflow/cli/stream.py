@@ -14,7 +14,7 @@ import click
 
 from packflow.cli._common import fail, setup_logging, start_or_exit, strict_config_option, with_strict_config
 from packflow.cli._kafka_options import kafka_options
-from packflow.cli._options import config_option, dead_letters_exit_option, exit_code_for, log_level_option
+from packflow.cli._options import log_format_option, redis_tls_options, config_option, dead_letters_exit_option, exit_code_for, log_level_option
 from packflow.constants import EXIT_FAILURE
 from packflow.cli._common import trusted_key_option
 
@@ -41,6 +41,7 @@ def _install_signal_handlers(driver: Any) -> None:
 
 
 @click.command("stream")
+@log_format_option
 @click.argument("target")
 @trusted_key_option
 @click.option("--redis-url", default="redis://127.0.0.1:6379/0", show_default=True, help="Redis to read from and write to.")
@@ -68,6 +69,7 @@ def _install_signal_handlers(driver: Any) -> None:
 @dead_letters_exit_option(default=False)
 @log_level_option(None)
 @kafka_options
+@redis_tls_options
 @start_or_exit
 def stream(target: str, **opts: Any) -> None:
     """Run TARGET (project dir, .zip archive or module:Name) on a Redis Stream (or Kafka topic) until stopped."""
@@ -92,7 +94,10 @@ def _build_driver(runner: Any, opts: dict[str, Any]) -> Any:
 
     dead_letter_stream = opts["dead_letter_stream"] or f"{opts['input_stream']}:dead"
     refuse_loops(opts["input_stream"], opts["output_stream"], dead_letter_stream)
-    client = connect(opts["redis_url"])
+    from packflow.runtime.stream.redis_security import tls_options
+
+    tls = tls_options(opts["redis_url"], opts["redis_ca_certs"], opts["redis_certfile"], opts["redis_keyfile"])
+    client = connect(opts["redis_url"], **tls)
     source = RedisSource(
         client, opts["input_stream"], opts["group"], opts["consumer"] or f"{socket.gethostname()}-{os.getpid()}",
         start_from=opts["start_from"], input_mode=opts["input_mode"], field=opts["field"].encode(),

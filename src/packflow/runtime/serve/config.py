@@ -40,6 +40,15 @@ class ServeConfig:
     grpc_port: int | None = None
     #: Several models (``NAME=TARGET`` or ``TARGET`` each); empty: serve ``target`` alone.
     models: list[str] = field(default_factory=list)
+    # production options (auth, TLS, CORS, log format): see runtime/serve/production.py
+    api_keys_file: str | None = None
+    auth_probes: str = "open"
+    auth_metrics: str = "open"
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_ca_certs: str | None = None
+    ssl_client_cert: str = "none"
+    cors_origins: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         checks = [
@@ -65,6 +74,9 @@ class ServeConfig:
         for name, ok, expected in checks:
             if not ok:
                 raise ConfigurationError(f"serve option {name}={getattr(self, name)!r} is invalid; it must be {expected}.")
+        from packflow.runtime.serve.production import check_production_options
+
+        check_production_options(self)
         if not isinstance(self.backend_kwargs, dict):
             raise ConfigurationError(
                 f"--config must be a JSON object of backend settings, got {type(self.backend_kwargs).__name__}."

@@ -23,12 +23,14 @@ import threading
 import time
 from typing import Any
 
+from packflow._logjson import make_formatter, uvicorn_log_options
 from packflow.constants import EXIT_CANNOT_START, EXIT_FAILURE, EXIT_OK
 from packflow.exceptions import ConfigurationError
 from packflow.loaders.target import resolve_target
 from packflow.logger import get_logger
 from packflow.runtime.serve.config import SERVE_CONFIG_ENV, ServeConfig
 from packflow.runtime.serve.metrics import MULTIPROC_ENV
+from packflow.runtime.serve.production import check_keys_at_start, install_key_reload, uvicorn_ssl_options, wrap_app
 from packflow.runtime.serve.state import READY_DIR_ENV
 
 __all__ = ["bind_socket", "run_server", "run_worker"]
@@ -44,9 +46,11 @@ RESTART_WINDOW_S = 60.0
 def run_server(config: ServeConfig) -> int:
     """Serve ``config.target`` until SIGTERM or SIGINT; return the process exit code."""
     resolve_target(config.target)  # a bad TARGET fails here, before any socket or process
+    check_keys_at_start(config)  # so does an unreadable --api-keys-file
     sock = bind_socket(config.host, config.port)
     host, port = sock.getsockname()[:2]
-    logger.info("packflow serve %s on http://%s:%s with %d worker(s)", config.target, host, port, config.workers)
+    scheme = "https" if config.ssl_certfile else "http"
+    logger.info("packflow serve %s on %s://%s:%s with %d worker(s)", config.target, scheme, host, port, config.workers)
     if config.workers == 1:
         return run_worker(config, sock)
     return _Supervisor(config, sock).run()
@@ -81,13 +85,15 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
         failure.append(exc)
         holder["server"].should_exit = True
 
-    app = create_app(config, on_fatal=fatal)
+    served = create_app(config, on_fatal=fatal)
+    app = wrap_app(served, config)
+    install_key_reload(app)
     uv_config = uvicorn.Config(
-        app, lifespan="on", log_level=config.log_level.lower(), access_log=config.access_log,
+        app, lifespan="on", **uvicorn_ssl_options(config), **uvicorn_log_options(), log_level=config.log_level.lower(), access_log=config.access_log,
         timeout_graceful_shutdown=backstop_timeout(config.graceful_timeout_s),  # type: ignore[arg-type]  # a float works
         server_header=False,
     )
-    server = holder["server"] = PackflowServer(uv_config, served_states(app), config.read_timeout_s)
+    server = holder["server"] = PackflowServer(uv_config, served_states(served), config.read_timeout_s)
     # uvicorn re-raises a stop signal once it has shut down gracefully; the handlers installed
     # here absorb it, so a drained server exits 0 rather than "killed by SIGTERM".
     previous = {sig: signal.signal(sig, _absorb) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -131,6 +137,8 @@ class _Supervisor:
         os.makedirs(self.metrics_dir, exist_ok=True)
         os.makedirs(self.ready_dir)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        if hasattr(signal, "SIGHUP"):  # reload API keys: forwarded to every worker
+            previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, self._forward)
         try:
             self.procs = [self._spawn() for _ in range(self.config.workers)]
             code = self._watch()
@@ -143,6 +151,11 @@ class _Supervisor:
     def _on_signal(self, signum: int, _frame: Any) -> None:
         logger.info("Received %s: draining workers", signal.Signals(signum).name)
         self.stop.set()
+
+    def _forward(self, signum: int, _frame: Any) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
 
     def _spawn(self) -> subprocess.Popen:
         fd = self.sock.fileno()
@@ -211,7 +224,7 @@ def configure_worker_logging(level: str) -> None:
     packflow_logger = logging.getLogger("packflow")
     if not packflow_logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"))
+        handler.setFormatter(make_formatter("%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s"))
         packflow_logger.addHandler(handler)
         packflow_logger.propagate = False
     packflow_logger.setLevel(level.upper())

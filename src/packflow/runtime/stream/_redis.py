@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from packflow.exceptions import PackflowError
+from packflow.runtime.stream.redis_security import redact_text, redact_url
 
 try:
     import redis
@@ -29,22 +30,31 @@ class GroupMissingError(redis.ConnectionError):
 TRANSIENT = (redis.ConnectionError, redis.TimeoutError)
 
 
-def connect(url: str, socket_timeout: float = 10.0) -> redis.Redis:
-    """A client for ``url`` that raw-parses stream replies (no per-entry dicts) and never retries on its own."""
+def connect(url: str, socket_timeout: float = 10.0, **tls: Any) -> redis.Redis:
+    """A client for ``url`` that raw-parses stream replies (no per-entry dicts) and never retries on its own.
+
+    ``tls``: redis-py's ``ssl_*`` options (see :mod:`packflow.runtime.stream.redis_security`). No
+    message names the URL's password.
+    """
+    shown = redact_url(url)
     try:
         client = redis.Redis.from_url(
-            url, socket_timeout=socket_timeout, socket_connect_timeout=5.0, retry=Retry(NoBackoff(), 0), protocol=2
+            url, socket_timeout=socket_timeout, socket_connect_timeout=5.0, retry=Retry(NoBackoff(), 0), protocol=2,
+            **tls,
         )
     except ValueError as exc:
-        raise StreamConnectionError(f"Invalid --redis-url {url!r}: {exc}; use redis://HOST:PORT/DB.") from exc
+        raise StreamConnectionError(
+            f"Invalid --redis-url {shown!r}: {redact_text(str(exc), url)}; use redis://HOST:PORT/DB."
+        ) from None
     for command in ("XREADGROUP", "XAUTOCLAIM"):
         client.set_response_callback(command, lambda response, **options: response)
     try:
         client.ping()
     except redis.RedisError as exc:
         raise StreamConnectionError(
-            f"Cannot reach Redis at {url!r} ({type(exc).__name__}: {exc}); start redis-server or fix --redis-url."
-        ) from exc
+            f"Cannot reach Redis at {shown!r} ({type(exc).__name__}: {redact_text(str(exc), url)}); "
+            "start redis-server or fix --redis-url."
+        ) from None
     return client
 
 
