@@ -148,6 +148,8 @@ def ray_session():
     ray = pytest.importorskip("ray")
     import ray.data
 
+    if ray.is_initialized():  # another module's session (the conformance matrix) may still be up
+        ray.shutdown()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True

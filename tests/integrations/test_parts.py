@@ -117,7 +117,10 @@ def test_archive_copy_with_other_bytes_is_refused(identity_archive):
     assert _shipping.load_spec(spec, copy)([{"id": 1}]) == [{"id": 1}]
 
 
-def test_tampered_archive_member_is_refused(identity_archive, tmp_path):
+def test_tampered_archive_member_is_refused(identity_archive, tmp_path, monkeypatch):
+    # A fresh cache: the cache is keyed by the manifest, so a genuine copy extracted earlier would be
+    # reused (and re-checked) instead of the tampered archive being extracted at all.
+    monkeypatch.setenv("PACKFLOW_CACHE_DIR", str(tmp_path / "cache"))
     tampered = tmp_path / "clustertest-0.1.0.zip"
     with zipfile.ZipFile(identity_archive) as src, zipfile.ZipFile(tampered, "w") as dst:
         for name in src.namelist():
