@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from typing import Any, Callable
 
 import click
@@ -25,6 +24,7 @@ import click
 from packflow.cli._common import fail
 from packflow.constants import EXIT_CANNOT_START
 from packflow.exceptions import ConfigurationError
+from packflow.utils._files import MAX_CONFIG_BYTES  # one size limit for every settings file
 
 __all__ = [
     "MAX_CONFIG_BYTES",
@@ -37,9 +37,6 @@ __all__ = [
     "read_json_file",
 ]
 
-#: A configuration file larger than this is refused (it is settings, not data).
-MAX_CONFIG_BYTES = 16 * 1024 * 1024
-
 CONFIG_HELP = ('Backend settings: inline JSON (\'{"threshold": 0.5}\') or a JSON file; a plain object or '
                '{"configs": {...}}. Overrides packflow.yaml.')
 
@@ -47,27 +44,13 @@ CONFIG_HELP = ('Backend settings: inline JSON (\'{"threshold": 0.5}\') or a JSON
 def read_json_file(path: str, what: str = "--config") -> Any:
     """The JSON value in the regular file ``path``; ``ConfigurationError`` naming it otherwise.
 
-    Refuses what cannot be a settings file before reading it: FIFOs and devices (which would
-    hang or never end), files over :data:`MAX_CONFIG_BYTES`, non-UTF-8 text, nesting deeper than
-    the parser can take.
+    The file is read by the same safe reader as ``BACKEND_CONFIG_FILE_PATH`` and ``packflow.yaml``
+    (:func:`packflow.utils._files.read_text_file`): FIFOs and devices are refused before a read,
+    the size is bounded, the text must be UTF-8; nesting deeper than the parser takes is refused.
     """
-    try:
-        info = os.stat(path)
-    except OSError as exc:
-        raise ConfigurationError(f"Cannot read {what} file {path!r}: {exc.strerror or exc}.") from exc
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigurationError(f"{what} {path!r} is not a regular file; give a JSON file or inline JSON.")
-    if info.st_size > MAX_CONFIG_BYTES:
-        raise ConfigurationError(f"{what} file {path!r} is {info.st_size:,} bytes; settings files are limited "
-                                 f"to {MAX_CONFIG_BYTES:,} bytes.")
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_CONFIG_BYTES + 1)
-        return _loads(data.decode("utf-8"), f"{what} file {path!r}")
-    except UnicodeDecodeError as exc:
-        raise ConfigurationError(f"{what} file {path!r} is not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
-    except OSError as exc:
-        raise ConfigurationError(f"Cannot read {what} file {path!r}: {exc.strerror or exc}.") from exc
+    from packflow.utils._files import read_text_file
+
+    return _loads(read_text_file(path, f"{what} file {path!r}", ConfigurationError), f"{what} file {path!r}")
 
 
 def _loads(text: str, where: str) -> Any:
