@@ -166,10 +166,10 @@ class AuthMiddleware:
 def _failure_counter(registry: Any) -> Any:
     import prometheus_client as pc
 
-    if registry is None:
-        registry = pc.CollectorRegistry()
-    return pc.Counter("packflow_auth_failures", "Requests refused with 401, by reason (missing or invalid key).",
-                      ["reason"], registry=registry)
+    from packflow.runtime.metrics_export import client_metric
+    from packflow.runtime.metrics_vocab import SERVE_AUTH_FAILURES
+
+    return client_metric(SERVE_AUTH_FAILURES, registry if registry is not None else pc.CollectorRegistry())
 
 
 async def _unauthorized(send: Any, reason: str) -> None:

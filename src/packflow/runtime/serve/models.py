@@ -77,8 +77,8 @@ class MultiModelApp:
         sub_config = dataclasses.replace(config, grpc_port=None)  # one gRPC server, for all models
         self.apps = {}
         for target in targets:
-            state = BackendState(sub_config, target)
-            self.apps[target.name] = ServeApp(state, ServeMetrics(target.name, target.version, registry), on_fatal)
+            metrics = ServeMetrics(target.name, target.version, registry)
+            self.apps[target.name] = ServeApp(BackendState(sub_config, target, metrics), metrics, on_fatal)
         self.models: dict[str, ServedModel] = {name: app.models[name] for name, app in self.apps.items()}
         self.state = AllStates(config, [app.state for app in self.apps.values()])
         self.infer = InferEndpoint(self.models, config.max_body_bytes)
