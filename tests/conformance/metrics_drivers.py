@@ -145,7 +145,12 @@ def _stream(args: list[str], workdir: Path, feed: Callable[[], None]) -> tuple[F
     try:
         feed()
         texts: list[str] = []
-        _wait(lambda: _records_seen(texts.append(_scrape(port)) or texts[-1]) >= len(TRAFFIC), proc)
+
+        def done() -> bool:  # every record counted, and the monitor has sampled the broker once
+            texts.append(_scrape(port))
+            return _records_seen(texts[-1]) >= len(TRAFFIC) and "packflow_stream_lag" in parse_exposition(texts[-1])
+
+        _wait(done, proc)
     finally:
         err = _end(proc)
     batches = re.search(r"([\d,]+) batches", err)

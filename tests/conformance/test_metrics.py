@@ -92,7 +92,7 @@ def test_traffic_values_are_equal_across_drivers(observed):
 
 def test_driver_families_share_the_common_labels(observed):
     serve, stream = observed["serve"][0], observed["stream"][0]
-    assert _value(serve, "packflow_serve_requests_total", outcome="ok") == 1
+    assert _value(serve, "packflow_serve_requests_total", outcome="partial") == 1  # one record failed
     assert _value(serve, "packflow_serve_request_latency_seconds_count") == 1
     assert _value(serve, "packflow_serve_ready") == 1
     assert _value(stream, "packflow_stream_broker_retries_total") == 0

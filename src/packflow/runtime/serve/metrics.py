@@ -8,6 +8,7 @@ With ``--workers N`` the launcher gives every worker the same ``PROMETHEUS_MULTI
 prometheus-client then keeps each worker's values in memory-mapped files there, and a scrape
 answered by any worker reads and merges all of them (counters and histograms are summed, gauges
 are summed over live workers). With one worker, values live in an ordinary in-memory registry.
+The server process exports no ``*_created`` series (prometheus-client's per-process switch).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class ServeMetrics:
         import prometheus_client as pc
 
         self._pc = pc
+        # No `_created` gauges: the exposition holds the vocabulary's families only, as stream's does.
+        pc.disable_created_metrics()
         self.multiprocess = multiprocess_enabled()
         self.registry = registry if registry is not None else pc.CollectorRegistry()
         values = self._values = (name, version)
@@ -54,7 +57,7 @@ class ServeMetrics:
         self._records = records.labels(*values)
         self._latency = latency.labels(*values)
         self._step_family = steps
-        self._steps = {s: steps.labels(*values, s) for s in STEPS}
+        self._steps: dict[str, Any] = {}  # a series per step the backend runs, as in stream and run
         self._batch = batch.labels(*values)
         self._dead_family = dead
         self._dead = {s: dead.labels(*values, s) for s in STEPS}  # visible before the first failure
