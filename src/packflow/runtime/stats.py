@@ -74,8 +74,8 @@ class RunnerCounters:
         self._lock = threading.Lock()
         self.observer = observer
         self.batch_records = 0
-        self.step_hist: dict[str, list[int]] = {}
-        self.step_sum: dict[str, float] = {}
+        #: step -> [per-bucket counts..., sum of seconds] (bounds: ``LATENCY_BUCKETS``, then +Inf)
+        self.step_hist: dict[str, list] = {}
         self.started = time.monotonic()
         self.records_in = 0
         self.records_out = 0
@@ -105,15 +105,36 @@ class RunnerCounters:
 
     def call_done(self, names: Sequence[str], seconds: Sequence[float]) -> None:
         """Account one successful backend call: ``seconds[i]`` spent in step ``names[i]``."""
+        slots = self.step_slots(names)
         with self._lock:
-            for name, value in zip(names, seconds):
-                counts = self.step_hist.get(name)
-                if counts is None:
-                    counts = self.step_hist[name] = [0] * (len(LATENCY_BUCKETS) + 1)
+            for counts, value in zip(slots, seconds):
                 counts[bisect.bisect_left(LATENCY_BUCKETS, value)] += 1
-                self.step_sum[name] = self.step_sum.get(name, 0.0) + value
+                counts[-1] += value
         if self.observer is not None:
             self.observer.call_done(names, seconds)
+
+    def step_slots(self, names: Sequence[str]) -> list[list]:
+        """Each step's histogram: per-bucket counts (the last bucket is +Inf), then the sum of seconds."""
+        hist = self.step_hist
+        missing = [name for name in names if name not in hist]
+        if missing:
+            with self._lock:
+                for name in missing:
+                    hist.setdefault(name, [0] * (len(LATENCY_BUCKETS) + 1) + [0.0])
+        return [hist[name] for name in names]
+
+    def call_marks(self, names: Sequence[str], slots: list[list], marks: Sequence[float]) -> None:
+        """:meth:`call_done` from a call's clock marks (one before the first step, one after each step)."""
+        bounds, find = LATENCY_BUCKETS, bisect.bisect_left
+        with self._lock:
+            prev = marks[0]
+            for counts, mark in zip(slots, marks[1:]):
+                value = mark - prev
+                prev = mark
+                counts[find(bounds, value)] += 1
+                counts[-1] += value
+        if self.observer is not None:
+            self.observer.call_done(names, [b - a for a, b in zip(marks, marks[1:])])
 
     def extra_dead(self, step: str, count: int = 1) -> None:
         """Account records a driver dead-lettered itself.
@@ -152,7 +173,7 @@ class RunnerCounters:
                 dead_letters_by_step=dict(self.dead_by_step),
                 batch_records=self.batch_records,
                 step_latency={
-                    name: {"buckets": list(counts), "count": sum(counts), "sum": self.step_sum[name]}
+                    name: {"buckets": counts[:-1], "count": sum(counts[:-1]), "sum": counts[-1]}
                     for name, counts in self.step_hist.items()
                 },
             )
@@ -168,12 +189,11 @@ def timed_calls(backend: Any, counters: RunnerCounters) -> Callable[[list], Any]
     pipeline = getattr(backend, "_pipeline", None)
     local, names = getattr(backend, "_local", None), getattr(backend, "_step_names", None)
     if pipeline is not None and local is not None and names:
-        sub = float.__sub__
+        slots, record = counters.step_slots(names), counters.call_marks
 
         def call(records: list) -> Any:
             out = pipeline(records)
-            marks = local.last[1]
-            counters.call_done(names, list(map(sub, marks[1:], marks)))
+            record(names, slots, local.last[1])
             return out
 
         return call
