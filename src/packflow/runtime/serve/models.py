@@ -28,6 +28,7 @@ from packflow.runtime.serve.config import ServeConfig
 from packflow.runtime.serve.openapi import build_openapi
 from packflow.runtime.serve.protocols import protocol_routes
 from packflow.runtime.serve.served import ServedModel
+from packflow.runtime.serve.status import StatusPage, stats_response, status_document
 from packflow.runtime.serve.v2 import InferEndpoint
 
 __all__ = ["AllStates", "MultiModelApp", "parse_model_spec", "resolve_models"]
@@ -137,11 +138,12 @@ class MultiModelApp:
             return Response(body, media_type=content_type)
 
         async def stats(_: Request) -> Response:
-            return _json({n: a.state.runner.snapshot().to_dict() if a.state.runner else None for n, a in apps.items()})
+            return stats_response({n: a.state.runner.snapshot().to_dict() if a.state.runner else None for n, a in apps.items()})
 
-        async def models(_: Request) -> Response:
+        async def describe() -> dict[str, Any]:
             verdicts = {n: await a.state.check_readiness() for n, a in apps.items()}
-            return _json({n: {"ready": ok, "reason": why, "version": apps[n].state.version} for n, (ok, why) in verdicts.items()})
+            models = {n: {"version": apps[n].state.version, "ready": ok, "reason": why} for n, (ok, why) in verdicts.items()}
+            return status_document(models, first.state.uptime_s())
 
         async def invoke(_: Request) -> Response:
             message = f"This server serves several models ({names}); POST /models/{{name}}/invoke instead."
@@ -153,7 +155,7 @@ class MultiModelApp:
 
         return [
             *protocol_routes(self.models, self.config.max_body_bytes),
-            Route("/", models, methods=["GET"]),
+            *StatusPage(describe).routes(),
             Route("/health/live", live, methods=["GET"]),
             Route("/health/ready", ready, methods=["GET"]),
             Route("/invoke", invoke, methods=["POST"]),
