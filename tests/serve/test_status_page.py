@@ -227,3 +227,16 @@ def test_page_shows_every_model_of_a_two_model_server(browser, serve):
     assert watched.text(f"{_section('b')} [data-stat='dead_letters']") == "0"
     assert watched.page.locator(f"{_section('b')} tr[data-dead-step]").count() == 0
     watched.check_clean()
+
+
+# -- the KServe V1 SDK's liveness check is GET / ----------------------------------------------------
+
+
+@pytest.mark.parametrize("targets", [("status_backends:Scored",), ("a=status_backends:Scored", "b=status_backends:Scored")])
+def test_kserve_v1_sdk_is_server_live(serve, targets):
+    from test_clients import kserve_python, run_client
+
+    python = kserve_python()
+    server = serve(*targets)
+    seen = run_client("kserve_live.py", f"http://127.0.0.1:{server.port}", python=python)
+    assert seen == {"v1_live": True, "v2_live": True}
