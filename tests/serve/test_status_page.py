@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from serve_helpers import ServerProcess, make_app
 
+from packflow.runtime.serve.history import StatsHistory
 from packflow.runtime.serve.status import ASSETS, prefers_html
 
 with warnings.catch_warnings():
@@ -210,23 +211,52 @@ def test_page_renders_one_model_and_follows_its_traffic(browser, serve):
     watched.check_clean()
 
 
-def test_page_shows_every_model_of_a_two_model_server(browser, serve):
+def test_page_shows_every_model_of_a_two_model_server_with_the_servers_history(browser, serve):
     server = serve("a=status_backends:Scored", "b=status_backends:Scored")
     origin = f"http://127.0.0.1:{server.port}"
+    sent = _send(origin, "/models/a/invoke", rounds=8, poison_at=1)  # before the page opens: from /stats/history
+    time.sleep(1.2)  # the sampler has seen the last batch
     watched = Watched(browser, origin)
-    for name in ("a", "b"):
-        watched.wait(f"{_section(name)} [data-stat='records_in']", "0")
-        assert watched.page.locator(f"{_section(name)} figure[data-chart='throughput'] svg path").count() == 2
-    sent = _send(origin, "/models/a/invoke", rounds=4, poison_at=1)
+    watched.wait(f"{_section('a')} [data-stat='records_in']", str(sent))
+    throughput = f"{_section('a')} figure[data-chart='throughput'] path[data-series='records']"
+    assert watched.number(throughput, "data-points") >= 3 and watched.number(throughput, "data-max") > 0
+    assert watched.text(f"{_section('a')} tr[data-dead-step='execute'] td") == "1"
+    watched.wait(f"{_section('b')} [data-stat='records_in']", "0")
+    assert watched.page.locator(f"{_section('b')} figure[data-chart='throughput'] svg path").count() == 2
     with httpx.Client(base_url=origin, timeout=10) as http:
         predicted = http.post("/v1/models/b:predict", json={"instances": [{"x": 1}, {"x": 2}, {"x": 3}]})
     assert predicted.json() == {"predictions": [{"y": 2}, {"y": 4}, {"y": 6}]}
-    watched.wait(f"{_section('a')} [data-stat='records_in']", str(sent))
-    watched.wait(f"{_section('a')} tr[data-dead-step='execute'] td", "1")
     watched.wait(f"{_section('b')} [data-stat='records_in']", "3")
     assert watched.text(f"{_section('b')} [data-stat='dead_letters']") == "0"
     assert watched.page.locator(f"{_section('b')} tr[data-dead-step]").count() == 0
+    assert watched.text(f"{_section('a')} [data-stat='records_in']") == str(sent)
     watched.check_clean()
+
+
+def test_history_keeps_compact_samples_of_loaded_models_only():
+    snapshots: dict[str, Any] = {"a": {"records_in": 1, "uptime_s": 2.0, "steps": {"execute": {"p50_ms": 1.0, "p95_ms": 2.0,
+                                                                                                 "p99_ms": 3.0, "count": 9}}},
+                                 "b": None}
+    history = StatsHistory(lambda: snapshots, keep=3)
+    for i in range(5):
+        snapshots["a"] = {**snapshots["a"], "records_in": i}
+        history.sample(now=100.0 + i)
+    samples = history.to_dict()["models"]
+    assert list(samples) == ["a"] and [s["records_in"] for s in samples["a"]] == [2, 3, 4]
+    assert samples["a"][-1]["t"] == 104.0 and samples["a"][-1]["steps"] == {"execute": {"p50_ms": 1.0, "p95_ms": 2.0, "p99_ms": 3.0}}
+
+
+def test_history_endpoint_samples_while_the_app_runs(client):
+    client.post("/invoke", json=[{"a": 1}, {"a": 2}])
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        body = client.get("/stats/history").json()
+        recent = body["models"].get("Identity", [])
+        if recent and recent[-1]["records_in"] >= 2:
+            break
+        time.sleep(0.2)
+    assert recent and recent[-1]["records_in"] >= 2 and body["period_s"] == 1.0
+    assert {"t", "uptime_s", "dead_letters", "queue_depth", "in_flight", "steps"} <= set(recent[-1])
 
 
 # -- the KServe V1 SDK's liveness check is GET / ----------------------------------------------------

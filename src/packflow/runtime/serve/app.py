@@ -17,6 +17,7 @@ from packflow.loaders.target import Target
 from packflow.logger import get_logger
 from packflow.runtime.runner import Runner
 from packflow.runtime.serve.config import ServeConfig
+from packflow.runtime.serve.history import StatsHistory
 from packflow.runtime.serve.metrics import ServeMetrics
 from packflow.runtime.serve.openapi import OpenAPIDocument
 from packflow.runtime.serve.protocols import protocol_routes
@@ -41,7 +42,8 @@ class ServeApp:
         self.invoke = CheckedInvokeEndpoint(state, metrics)
         self.models = {state.name: ServedModel(state, metrics, self.invoke)}
         self.infer = InferEndpoint(self.models, state.config.max_body_bytes)
-        self.starlette = Starlette(routes=_routes(self), lifespan=lambda _app: self.lifespan())
+        self.history = StatsHistory(lambda: {state.name: state.runner.snapshot().to_dict() if state.runner else None})
+        self.starlette = Starlette(routes=_routes(self), lifespan=lambda _app: self.history.running(self.lifespan()))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/invoke":
@@ -138,6 +140,7 @@ def _routes(app: ServeApp) -> list[Route]:
         Route("/health/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         Route("/stats", stats, methods=["GET"]),
+        Route("/stats/history", app.history.endpoint, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
 

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from packflow.exceptions import ConfigurationError
 from packflow.loaders.target import Target, resolve_target
 from packflow.runtime.serve.config import ServeConfig
+from packflow.runtime.serve.history import StatsHistory
 from packflow.runtime.serve.openapi import build_openapi
 from packflow.runtime.serve.protocols import protocol_routes
 from packflow.runtime.serve.served import ServedModel
@@ -83,7 +84,9 @@ class MultiModelApp:
         self.models: dict[str, ServedModel] = {name: app.models[name] for name, app in self.apps.items()}
         self.state = AllStates(config, [app.state for app in self.apps.values()])
         self.infer = InferEndpoint(self.models, config.max_body_bytes)
-        self.starlette = Starlette(routes=self._routes(), lifespan=lambda _app: self.lifespan())
+        self.history = StatsHistory(lambda: {n: a.state.runner.snapshot().to_dict() if a.state.runner else None
+                                             for n, a in self.apps.items()})
+        self.starlette = Starlette(routes=self._routes(), lifespan=lambda _app: self.history.running(self.lifespan()))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and (params := self.infer.path_params(scope["path"])) is not None:
@@ -161,6 +164,7 @@ class MultiModelApp:
             Route("/invoke", invoke, methods=["POST"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/stats", stats, methods=["GET"]),
+            Route("/stats/history", self.history.endpoint, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
         ]
 

@@ -139,21 +139,23 @@
     return { section, ready, version, reason, stat, throughput, queue, batches, steps, stepCharts: new Map(), tables };
   }
 
-  function updateView(view, model, history, now) {
+  // ``snap``: the model's full snapshot now (null while it loads); ``history``: its samples for the charts.
+  function updateView(view, model, snap, history, now) {
     setText(view.version, model.version || "");
     setText(view.ready, model.ready ? "ready" : "not ready");
     view.ready.className = "pill " + (model.ready ? "ok" : "bad");
     setText(view.reason, model.ready ? "" : model.reason);
-    const snap = history.length ? history[history.length - 1].snap : null;
-    if (!snap) return;
-    for (const [key] of NUMBERS) setText(view.stat[key], fmt(snap[key], key === "records_per_s" ? 3 : 12));
+    if (snap) {
+      for (const [key] of NUMBERS) setText(view.stat[key], fmt(snap[key], key === "records_per_s" ? 3 : 12));
+      view.batches.update(snap.batch_sizes);
+      view.tables.replaceChildren(stepTable(snap.steps), deadTable(snap), qualityTable(snap.data_quality));
+    }
+    if (!history.length) return;
     const rates = rateSeries(history);
     const width = Math.min(WINDOW_MS, Math.max(MIN_SPAN_MS, now - history[0].t));  // the x axis grows to the window
     view.throughput.update([rates.records, rates.dead], now, width);
     view.queue.update([series(history, (s) => s.queue_depth), series(history, (s) => s.in_flight)], now, width);
-    view.batches.update(snap.batch_sizes);
     updateSteps(view, history, now, width);
-    view.tables.replaceChildren(stepTable(snap.steps), deadTable(snap), qualityTable(snap.data_quality));
   }
 
   function updateSteps(view, history, now, width) {
@@ -242,7 +244,7 @@
       if (snaps[name]) history.push({ t: now, worker, snap: snaps[name] });
       while (history.length && history[0].t < now - WINDOW_MS) history.shift();
       samples.set(name, history);
-      updateView(views.get(name), model, history, now);
+      updateView(views.get(name), model, snaps[name], history, now);
     }
   }
 
@@ -250,6 +252,19 @@
     const node = document.getElementById("connection");
     node.hidden = !problem;
     setText(node, problem ? `not updating: ${problem}` : "");
+  }
+
+  // The server's own recent samples (GET /stats/history), so the charts do not start empty.
+  async function seed() {
+    try {
+      const { body, worker } = await getJSON("/stats/history");
+      const offset = Date.now() - body.now * 1000;  // server clock -> this browser's clock
+      for (const [name, list] of Object.entries(body.models)) {
+        samples.set(name, list.map((snap) => ({ t: snap.t * 1000 + offset, worker, snap })));
+      }
+    } catch (error) {
+      setConnection(`no history: ${error.message}`);
+    }
   }
 
   async function poll() {
@@ -265,5 +280,5 @@
   }
 
   document.getElementById("window").textContent = String(WINDOW_MS / 60000);
-  poll();
+  seed().then(poll);
 })();
