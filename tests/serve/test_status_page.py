@@ -237,7 +237,7 @@ def test_history_keeps_compact_samples_of_loaded_models_only():
     snapshots: dict[str, Any] = {"a": {"records_in": 1, "uptime_s": 2.0, "steps": {"execute": {"p50_ms": 1.0, "p95_ms": 2.0,
                                                                                                  "p99_ms": 3.0, "count": 9}}},
                                  "b": None}
-    history = StatsHistory(lambda: snapshots, keep=3)
+    history = StatsHistory({"a": lambda: snapshots["a"], "b": lambda: snapshots["b"]}, keep=3)
     for i in range(5):
         snapshots["a"] = {**snapshots["a"], "records_in": i}
         history.sample(now=100.0 + i)

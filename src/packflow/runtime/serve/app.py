@@ -42,7 +42,7 @@ class ServeApp:
         self.invoke = CheckedInvokeEndpoint(state, metrics)
         self.models = {state.name: ServedModel(state, metrics, self.invoke)}
         self.infer = InferEndpoint(self.models, state.config.max_body_bytes)
-        self.history = StatsHistory(lambda: {state.name: state.runner.snapshot().to_dict() if state.runner else None})
+        self.history = StatsHistory({state.name: lambda: state.runner.snapshot().to_dict() if state.runner else None})
         self.starlette = Starlette(routes=_routes(self), lifespan=lambda _app: self.history.running(self.lifespan()))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:

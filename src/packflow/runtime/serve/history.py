@@ -1,10 +1,12 @@
 """``GET /stats/history``: the last minutes of every model's snapshot, so the status page opens with charts.
 
 While the server runs, one task on its event loop takes each model's ``Runner.snapshot()`` once a
-second and keeps a compact sample (counters, queue depth, per-step p50/p95/p99) in a bounded ring:
-300 samples per model, about 25 kB each, overwritten oldest first. A sample costs one snapshot
-(see ``benchmarks/status_history_bench.py`` for the measured cost, well under 0.1 % of a core).
-With several workers each keeps its own history; the page shows the one that answered.
+second and keeps a compact sample (counters, queue depth, per-step p50/p95/p99) in a bounded ring
+of 300 samples per model (about 0.4 MiB), overwritten oldest first. A sample costs one snapshot,
+about 1 ms per model, dominated by the rolling percentiles (``benchmarks/status_history_bench.py``):
+about 0.1 % of a core per model; models are sampled one at a time, so the event loop serves
+requests in between. With several workers each keeps its own history; the page shows the one
+that answered.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import collections
 import contextlib
 import os
 import time
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Dict, Optional
 
 import orjson
 from starlette.requests import Request
@@ -32,7 +34,8 @@ SAMPLES = 300
 _COUNTERS = ("uptime_s", "records_in", "records_out", "dead_letters", "batches", "queue_depth", "in_flight")
 _PERCENTILES = ("p50_ms", "p95_ms", "p99_ms")
 
-Snapshots = Callable[[], "dict[str, dict[str, Any] | None]"]
+#: Model name -> a function answering its snapshot dict (None while it loads).
+Snapshots = Dict[str, Callable[[], Optional[Dict[str, Any]]]]
 
 
 def compact_sample(now: float, snapshot: dict[str, Any]) -> dict[str, Any]:
@@ -49,7 +52,7 @@ class StatsHistory:
     """Each model's recent samples; :meth:`running` samples in the background while the server is up."""
 
     def __init__(self, snapshots: Snapshots, period_s: float = PERIOD_S, keep: int = SAMPLES) -> None:
-        """``snapshots()`` answers ``{model name: snapshot dict, or None while it loads}``."""
+        """``snapshots``: ``{model name: function answering its snapshot dict, or None while it loads}``."""
         self.snapshots = snapshots
         self.period_s = period_s
         self.keep = keep
@@ -57,11 +60,15 @@ class StatsHistory:
 
     def sample(self, now: float | None = None) -> None:
         """Record one sample of every loaded model."""
-        now = time.time() if now is None else now
-        for name, snapshot in self.snapshots().items():
-            if snapshot is not None:
-                ring = self._samples.setdefault(name, collections.deque(maxlen=self.keep))
-                ring.append(compact_sample(now, snapshot))
+        for name in self.snapshots:
+            self.sample_model(name, now)
+
+    def sample_model(self, name: str, now: float | None = None) -> None:
+        """Record one sample of model ``name`` (nothing while it loads)."""
+        snapshot = self.snapshots[name]()
+        if snapshot is not None:
+            ring = self._samples.setdefault(name, collections.deque(maxlen=self.keep))
+            ring.append(compact_sample(time.time() if now is None else now, snapshot))
 
     def to_dict(self) -> dict[str, Any]:
         """``{"now", "period_s", "pid", "models": {name: [samples, oldest first]}}``."""
@@ -86,8 +93,10 @@ class StatsHistory:
 
     async def _run(self) -> None:
         while True:
-            try:
-                self.sample()
-            except Exception:  # noqa: BLE001 - a failed sample must not stop the history
-                logger.exception("Could not sample the stats history")
+            for name in self.snapshots:  # one model at a time: requests are served in between
+                try:
+                    self.sample_model(name)
+                except Exception:  # noqa: BLE001 - a failed sample must not stop the history
+                    logger.exception("Could not sample the stats history of %s", name)
+                await asyncio.sleep(0)
             await asyncio.sleep(self.period_s)

@@ -84,8 +84,7 @@ class MultiModelApp:
         self.models: dict[str, ServedModel] = {name: app.models[name] for name, app in self.apps.items()}
         self.state = AllStates(config, [app.state for app in self.apps.values()])
         self.infer = InferEndpoint(self.models, config.max_body_bytes)
-        self.history = StatsHistory(lambda: {n: a.state.runner.snapshot().to_dict() if a.state.runner else None
-                                             for n, a in self.apps.items()})
+        self.history = StatsHistory({name: _snapshot_of(app.state) for name, app in self.apps.items()})
         self.starlette = Starlette(routes=self._routes(), lifespan=lambda _app: self.history.running(self.lifespan()))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
@@ -188,6 +187,11 @@ class AllStates:
     def cut_off(self) -> int:
         """Requests cut off by the graceful timeout, over all models."""
         return sum(state.cut_off for state in self.states)
+
+
+def _snapshot_of(state: Any) -> Callable[[], dict[str, Any] | None]:
+    """A function answering the snapshot of ``state``'s runner as a dict (None while it loads)."""
+    return lambda: state.runner.snapshot().to_dict() if state.runner is not None else None
 
 
 def _json(data: Any, status: int = 200) -> Response:

@@ -100,6 +100,7 @@ def build_openapi(
             "/metrics": {"get": {**text["get"], "summary": "Prometheus metrics (text exposition format)."}},
             "/": _root(),
             "/stats": {"get": {**text["get"], "summary": "This worker's Runner snapshot as JSON."}},
+            "/stats/history": {"get": {**text["get"], "summary": "This worker's last minutes of samples per model."}},
             "/openapi.json": {"get": {**text["get"], "summary": "This document."}},
             **protocol_paths(models or {name: version}),
         },
