@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
+import sys
 import time
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -82,6 +85,22 @@ def test_stats_names_the_worker_and_keeps_its_shape(client):
     response = client.get("/stats")
     assert response.headers["x-packflow-worker"] == str(client.get("/").json()["pid"])
     assert {"records_in", "steps", "dead_letters_by_step", "batch_sizes", "data_quality"} <= set(response.json())
+
+
+def test_the_wheel_ships_the_page(tmp_path):
+    """The page's files are package data: a wheel built from this tree holds every one of them."""
+    root = STATIC.parents[4]
+    shutil.copytree(root / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, tmp_path / name)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(tmp_path), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path / "dist")],
+        capture_output=True, text=True, timeout=240, cwd=tmp_path, check=False,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    with zipfile.ZipFile(next((tmp_path / "dist").glob("packflow-*.whl"))) as wheel:
+        shipped = {n.rsplit("/", 1)[1] for n in wheel.namelist() if n.startswith("packflow/runtime/serve/static/")}
+    assert shipped == {"status.html", *(file for file, _ in ASSETS.values())}
 
 
 @given(st.text(max_size=80))
