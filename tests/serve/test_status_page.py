@@ -210,6 +210,7 @@ def test_page_renders_one_model_and_follows_its_traffic(browser, serve):
     model = _section("Scored")
     watched.wait(f"{model} [data-stat='records_in']", "0")
     assert watched.text(f"{model} h2").startswith("Scored") and watched.text("#readiness") == "ready"
+    assert watched.text("#pid") == str(httpx.get(origin + "/", timeout=10).json()["pid"])
     for step in ("preprocess", "execute", "total"):
         assert watched.page.locator(f"{model} tr[data-step='{step}']").count() == 1
         assert watched.page.locator(f"{model} figure[data-step='{step}'] path[data-series='p95']").count() == 1

@@ -1,5 +1,6 @@
-// packflow serve status page: polls "/" (as JSON) and "/stats" every second, keeps the last minutes
-// of samples in memory, and draws small SVG charts itself. No library, no request off this origin.
+// packflow serve status page: seeds its charts from "/stats/history", then polls "/" (as JSON) and
+// "/stats" every second, keeps the last minutes of samples in memory and draws small SVG charts
+// itself. No library, no request off this origin.
 "use strict";
 (() => {
   const POLL_MS = 1000;
@@ -235,7 +236,7 @@
     setText(server, doc.ready ? "ready" : "not ready");
     server.className = "pill " + (doc.ready ? "ok" : "bad");
     setText(document.getElementById("uptime"), fmtUptime(doc.uptime_s));
-    setText(document.getElementById("pid"), String(doc.pid));
+    setText(document.getElementById("pid"), worker);  // the worker whose numbers are shown
     setText(document.getElementById("updated"), new Date(now).toLocaleTimeString("en-GB"));
     const snaps = perModel(doc, stats);
     for (const [name, model] of Object.entries(doc.models)) {
@@ -270,7 +271,7 @@
   async function poll() {
     try {
       const [doc, stats] = await Promise.all([getJSON("/"), getJSON("/stats")]);
-      render(doc.body, stats.body, stats.worker);
+      render(doc.body, stats.body, stats.worker || String(doc.body.pid));
       setConnection(null);
     } catch (error) {
       setConnection(error.message);
