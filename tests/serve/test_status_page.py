@@ -22,6 +22,7 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from serve_backends import GATE_ENV
 from serve_helpers import ServerProcess, make_app
 
 from packflow.runtime.serve.history import StatsHistory
@@ -173,10 +174,10 @@ class Watched:
 def serve() -> Iterator[Any]:
     servers: list[ServerProcess] = []
 
-    def start(*targets: str) -> ServerProcess:
-        server = ServerProcess(targets[0], *targets[1:], "--config", QUALITY)
+    def start(*targets: str, env: dict[str, str] | None = None, wait: str = "/health/ready") -> ServerProcess:
+        server = ServerProcess(targets[0], *targets[1:], "--config", QUALITY, env=env)
         servers.append(server)
-        server.wait_status("/health/ready", 200)
+        server.wait_status(wait, 200)
         return server
 
     yield start
@@ -277,6 +278,23 @@ def test_history_endpoint_samples_while_the_app_runs(client):
         time.sleep(0.2)
     assert recent and recent[-1]["records_in"] >= 2 and body["period_s"] == 1.0
     assert {"t", "uptime_s", "dead_letters", "queue_depth", "in_flight", "steps"} <= set(recent[-1])
+
+
+def test_page_shows_a_loading_model_until_it_is_ready(browser, serve, tmp_path):
+    gate = tmp_path / "gate"
+    server = serve("a=status_backends:Scored", "slow=serve_backends:Gated", env={GATE_ENV: str(gate)}, wait="/health/live")
+    watched = Watched(browser, f"http://127.0.0.1:{server.port}")
+    watched.wait(f"{_section('slow')} [data-field='ready']", "not ready")
+    assert "loading" in watched.text(f"{_section('slow')} [data-field='reason']")
+    assert watched.text("#readiness") == "not ready"
+    watched.wait(f"{_section('a')} [data-field='ready']", "ready")
+    assert watched.text(f"{_section('slow')} [data-stat='records_in']") == "–"  # no snapshot while it loads
+    gate.touch()
+    watched.wait(f"{_section('slow')} [data-field='ready']", "ready")
+    watched.wait("#readiness", "ready")
+    watched.wait(f"{_section('slow')} [data-stat='records_in']", "0")
+    assert watched.text(f"{_section('slow')} [data-field='reason']") == ""
+    watched.check_clean()
 
 
 # -- the KServe V1 SDK's liveness check is GET / ----------------------------------------------------
