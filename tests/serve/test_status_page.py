@@ -105,10 +105,21 @@ def test_the_wheel_ships_the_page(tmp_path):
 
 
 @given(st.text(max_size=80))
-def test_accept_parser_never_raises_and_prefers_json_on_ties(header):
+def test_accept_parser_never_raises_and_json_never_tips_it_to_html(header):
     verdict = prefers_html(header)
     assert isinstance(verdict, bool)
-    assert prefers_html(header + ", application/json") is (verdict and "text/html" in header.lower())
+    assert prefers_html(header + ", application/json") <= verdict
+
+
+MEDIA = ["text/html", "application/xhtml+xml", "application/json", "application/*", "*/*", "image/webp", "text/plain"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(MEDIA), st.integers(0, 10)), min_size=1, max_size=6))
+def test_accept_html_wins_only_with_a_strictly_higher_q(entries):
+    header = ", ".join(f"{media};q={q / 10}" for media, q in entries)
+    best = {kind: max([q for m, q in entries if m in kinds] or [0]) for kind, kinds in
+            (("html", MEDIA[:2]), ("json", MEDIA[2:5]))}
+    assert prefers_html(header) is (best["html"] > best["json"])
 
 
 @pytest.mark.parametrize(("header", "html"), [
