@@ -15,7 +15,7 @@ from typing import IO, Any, Iterator
 import click
 
 from packflow._text import plural
-from packflow.cli._common import fail, setup_logging
+from packflow.cli._common import fail, say, setup_logging
 from packflow.cli._options import log_format_option, config_option, dead_letters_exit_option, exit_code_for
 from packflow.cli._options import redis_tls_options
 from packflow.constants import EXIT_CANNOT_START
@@ -65,10 +65,9 @@ def replay(dead_letters: str | None, target: str, output_path: str, dead_path: s
     report = result.to_dict()
     still = sum(row["still_failing"] + row["failing_differently"] for row in report["by_original_failure"])
     total = sum(row["records"] for row in report["by_original_failure"])
-    click.echo(f"Replayed {plural(total, 'dead letter')}: {total - still:,} recovered, "
-               f"{still:,} still failing.", err=True)
+    say(f"Replayed {plural(total, 'dead letter')}: {total - still:,} recovered, {still:,} still failing.")
     if compare:
-        click.echo(format_comparison(report), err=True)
+        say(format_comparison(report))
     if compare_json is not None:
         with open(compare_json, "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=2)
