@@ -179,3 +179,25 @@ def test_triton_grpc_client_over_mutual_tls_with_a_key(start_server: Any, pki: d
     assert lines[0] == "infer [3, 4]"
     assert lines[1] == "no key StatusCode.UNAUTHENTICATED"
     assert lines[2] == "no certificate StatusCode.UNAVAILABLE"
+
+
+def test_sighup_rotates_the_grpc_keys_too(start_server: Any, tmp_path: Path) -> None:
+    import signal
+
+    keys = tmp_path / "keys.txt"
+    keys.write_text("old-key-1\n")
+    port = free_port()
+    server = start_server("protocol_backends:Echo", "--grpc-port", str(port), "--api-keys-file", str(keys))
+    _wait_https(server, None)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        assert _call(channel, "ModelInfer", _infer_request(), (("authorization", "Bearer old-key-1"),)).outputs
+        keys.write_text("new-key-2\n")
+        server.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while server.output().count("API keys reloaded") < 2:  # the HTTP and the gRPC key sets
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
+        with pytest.raises(grpc.RpcError) as info:  # the same channel (connection) stays usable
+            _call(channel, "ModelInfer", _infer_request(), (("authorization", "Bearer old-key-1"),))
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert _call(channel, "ModelInfer", _infer_request(), (("authorization", "Bearer new-key-2"),)).outputs
