@@ -92,6 +92,7 @@ class ManifestServer:
         self.proc = subprocess.Popen([sys.executable, "-c", "from packflow.cli import cli; cli()", *command[1:]], cwd=HERE,
                                      env={**os.environ, "PACKFLOW_TEST_SLOW_MS": SLOW_MS}, stdout=self.log,
                                      stderr=subprocess.STDOUT)
+        self.pki = pki
         self.context = ssl.create_default_context(cafile=pki["ca"])  # verifies the server, presents no certificate
 
     def port_of(self, name: str) -> int:
@@ -150,6 +151,27 @@ def _wait_probe(server: ManifestServer, probe: dict[str, Any]) -> None:
         time.sleep(0.1)
 
 
+def _grpc_live(server: ManifestServer, pki: dict[str, Any]) -> bool:
+    grpc = pytest.importorskip("grpc")
+    from packflow.runtime.serve.grpc.messages import SERVICE, message
+
+    credentials = grpc.ssl_channel_credentials(root_certificates=Path(pki["ca"]).read_bytes())
+    with grpc.secure_channel(f"127.0.0.1:{server.port_of('grpc')}", credentials) as channel:
+        stub = channel.unary_unary(f"/{SERVICE}/ModelInfer", request_serializer=lambda m: m.SerializeToString(),
+                                   response_deserializer=message("ModelInferResponse").FromString)
+        tensor = message("ModelInferRequest").InferInputTensor
+        request = message("ModelInferRequest")(model_name="Slow", inputs=[tensor(name="i", datatype="INT64", shape=[1],
+                                                                                  contents={"int64_contents": [5]})])
+        with pytest.raises(grpc.RpcError) as info:
+            stub(request, timeout=10)
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        live = channel.unary_unary(f"/{SERVICE}/ServerLive", request_serializer=lambda m: m.SerializeToString(),
+                                   response_deserializer=message("ServerLiveResponse").FromString)
+        answer = stub(request, timeout=10, metadata=(("authorization", f"Bearer {KEY}"),))
+        assert list(answer.outputs[0].shape) == [1]
+        return bool(live(message("ServerLiveRequest")(), timeout=10).live)
+
+
 def _probe_status(server: ManifestServer, probe: dict[str, Any]) -> int | str:
     try:
         return server.get(probe)
@@ -163,6 +185,7 @@ def test_probes_answer_and_sigterm_drains_as_the_manifest_expects(server: Manife
     _wait_probe(server, readiness)
     assert server.get(liveness) == 200
     assert server.invoke({"i": 0}) == (200, {"i": 0})
+    assert _grpc_live(server, server.pki) is True  # the manifest's grpc port: TLS and the same keys
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         in_flight = [pool.submit(server.invoke, {"i": i}) for i in range(1, 5)]
         time.sleep(0.1)
