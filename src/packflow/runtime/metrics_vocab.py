@@ -95,9 +95,10 @@ SERVE_QUEUE_DEPTH = _common("packflow_serve_queue_depth", "gauge", "records", ()
                             "Records waiting for the backend (summed over live workers).", drivers=("serve",))
 SERVE_READY = _common("packflow_serve_ready", "gauge", "workers", (),
                       "Workers whose backend is ready (summed over live workers).", drivers=("serve",))
-SERVE_AUTH_FAILURES = Metric("packflow_serve_auth_failures", "counter", "requests", ("reason",), ("serve",),
-                             "Requests refused with 401, by reason (`missing` or `invalid` key). Server-wide: "
-                             "no backend labels.")
+SERVE_AUTH_FAILURES = Metric("packflow_serve_auth_failures", "counter", "requests", ("protocol", "reason"), ("serve",),
+                             "Requests refused for want of an accepted API key (HTTP 401, gRPC UNAUTHENTICATED), by "
+                             "`protocol` (`http`, `grpc`) and `reason` (`missing`, `invalid`). Server-wide: no "
+                             "backend labels.")
 STREAM_LAG = _common("packflow_stream_lag", "gauge", "entries", (),
                      "Entries not yet delivered to the consumer group (sampled once a second).", drivers=("stream",))
 STREAM_PENDING = _common("packflow_stream_pending", "gauge", "entries", (),
