@@ -20,6 +20,7 @@ with warnings.catch_warnings():
 
 from packflow.loaders.target import Target
 from packflow.runtime.serve import ServeConfig, create_app
+from test_clients import typed_server  # noqa: F401 - the shared fixture: one real server with --grpc-port
 
 EMPTY = {"inputs": [
     {"name": "age", "datatype": "INT64", "shape": [0], "data": []},
@@ -88,20 +89,6 @@ def test_empty_batch_of_an_undeclared_output_is_still_200(typed):
         body = {"inputs": [{"name": "x", "datatype": "INT64", "shape": [0], "data": []}]}
         response = client.post("/v2/models/echo/infer", json=body)
     assert response.status_code == 200 and response.json()["outputs"] == []
-
-
-@pytest.fixture(scope="module")
-def typed_server():
-    from serve_helpers import ServerProcess, free_port
-
-    grpc_port = free_port()
-    server = ServerProcess("protocol_backends:Typed", "--grpc-port", str(grpc_port))
-    server.grpc_port = grpc_port  # type: ignore[attr-defined]
-    try:
-        server.wait_status("/v2/health/ready", 200)
-        yield server
-    finally:
-        server.stop()
 
 
 def test_triton_http_client_sees_protocol_errors_and_empty_tensors(typed_server):
