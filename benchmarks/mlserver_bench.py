@@ -18,7 +18,7 @@ for the HTTP/gRPC front end each:
 Prints requests/s, p50/p99 latency, server CPU seconds per 1,000 requests (the server's whole
 process tree, from /proc) and the packflow/MLServer ratios. Figures only; nothing is asserted.
 
-    python benchmarks/mlserver_bench.py [--requests 20000] [--rounds 3] [--max-wait-ms 0]
+    python benchmarks/mlserver_bench.py [--requests 10000] [--rounds 3] [--max-wait-ms 0]
 
 MLServer lives in its own virtualenv, ``.bench/mlserver-venv`` (``--venv``), created on first use
 with ``mlserver``, ``mlserver-sklearn``, the scikit-learn version of this interpreter and
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -280,7 +281,7 @@ def measure(pid: int, ports: dict[str, int], args: argparse.Namespace) -> dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=20_000, help="requests per server, protocol and round")
+    parser.add_argument("--requests", type=int, default=10_000, help="requests per server, protocol and round")
     parser.add_argument("--rounds", type=int, default=3, help="alternate the servers this often; report medians")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=64, help="packflow --batch-size; MLServer max_batch_size")
@@ -291,6 +292,8 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
+    if importlib.util.find_spec("sklearn") is None:
+        sys.exit("scikit-learn is not installed (a benchmark-only dependency): pip install scikit-learn")
     with tempfile.TemporaryDirectory(prefix="mlserver-bench-") as tmp:
         rounds = run_rounds(Path(tmp), args)
     report(rounds, args)
