@@ -65,6 +65,24 @@ def test_wrong_method_on_a_v2_route_is_a_protocol_405(typed, method, path, allow
     assert response.json() == {"error": f"{method} is not allowed on {path}; use {allowed}."}
 
 
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("GET", "/v1/models", 404),  # KServe's model list: not served
+    ("POST", "/v1/models/typed:explain", 405),  # KServe's explainer: not served
+    ("DELETE", "/v1/models/typed", 405),
+])
+def test_unknown_v1_route_is_a_protocol_error(typed, method, path, status):
+    response = typed.request(method, path)
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/json"
+    assert path in response.json()["error"]
+
+
+def test_known_v1_routes_still_answer(typed):
+    assert typed.get("/v1/models/typed").json() == {"name": "typed", "ready": True}
+    answer = typed.post("/v1/models/typed:predict", json={"instances": [{"age": 2, "income": 1.0, "name": "x"}]})
+    assert answer.json() == {"predictions": [{"score": 2.0, "label": "X", "flags": [2, 0]}]}
+
+
 def test_known_v2_routes_still_answer(typed):
     assert typed.get("/v2/models/typed/versions/3/ready").json() == {"name": "typed", "ready": True}
     assert typed.get("/v2/models/nope").status_code == 404
