@@ -18,6 +18,7 @@ import base64
 from itertools import chain, repeat
 from typing import Any
 
+from packflow.runtime.stream._kafka import ck
 from packflow.runtime.stream.base import Batch, Rejected
 
 from packflow.runtime.codec import DecodeError, decode_many
@@ -27,6 +28,7 @@ from packflow.runtime.stream.codec import only_dicts
 __all__ = ["MessageDecoder", "input_id", "text_or_base64"]
 
 _DICT = dict
+_VALUE = ck.Message.value
 
 
 def text_or_base64(value: bytes | None) -> Any:
@@ -80,7 +82,7 @@ def _decode_all(values: list) -> list | None:
 def _decode_arrays(messages: list) -> Batch | None:
     """A packed batch built in C-level loops when every value is an array of objects; else None."""
     try:
-        arrays = decode_many([m.value() for m in messages])
+        arrays = decode_many(list(map(_VALUE, messages)))
     except (DecodeError, TypeError):
         return None
     if any(type(a) is not list for a in arrays):
@@ -104,7 +106,7 @@ class MessageDecoder:
 
     def _records(self, messages: list) -> Batch:
         if self.meta_field is None:
-            fast = _decode_all([m.value() for m in messages])
+            fast = _decode_all(list(map(_VALUE, messages)))
             if fast is not None:
                 return Batch(fast, messages, messages)
         records: list[Any] = []
