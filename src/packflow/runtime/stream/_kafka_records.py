@@ -94,6 +94,18 @@ def _decode_arrays(messages: list) -> Batch | None:
     return Batch(records, sources, list(messages))
 
 
+def _as_received(received: Any, _source: Any) -> Any:
+    """Record ``received`` as it came: the message value (bytes), or item ``i`` of a packed one, decoded again."""
+    if type(received) is not tuple:
+        return received.value()
+    m, index = received
+    try:
+        items = _loads(m.value())
+    except (DecodeError, TypeError):
+        return None
+    return items[index] if type(items) is list and index < len(items) else None
+
+
 class MessageDecoder:
     """Turns a list of consumed messages into a :class:`Batch` (records aligned with their sources)."""
 
@@ -102,7 +114,11 @@ class MessageDecoder:
         self.meta_field = meta_field
 
     def batch(self, messages: list) -> Batch:
-        return self._packed(messages) if self.packed else self._records(messages)
+        batch = self._packed(messages) if self.packed else self._records(messages)
+        # What each record was as received, so the Runner retries (and dead-letters) fresh copies
+        # decoded again, never dicts a failed backend call changed. A copy: ``sources`` may be ``ack_ids``.
+        batch.received, batch.original_of = list(batch.sources), _as_received
+        return batch
 
     def _records(self, messages: list) -> Batch:
         if self.meta_field is None:

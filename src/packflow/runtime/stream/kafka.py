@@ -63,6 +63,7 @@ class KafkaSource(Source):
         self._per_message = 0.0  # running mean of records per batch-packed message
         self._unsaved: dict[int, Any] = {}  # written offsets a rebalance refused to commit
         self._rebalancing = False
+        self._revoked = False  # partitions were revoked and the next assignment has not come yet
         self.join_timeout_s = 60.0
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -106,7 +107,7 @@ class KafkaSource(Source):
         mine = {p.partition for p in partitions}
         self._save([tp for p, tp in self._unsaved.items() if p in mine], "after the rebalance")
         self._unsaved.clear()
-        self._rebalancing = False
+        self._rebalancing = self._revoked = False
         try:
             committed = consumer.committed(partitions, timeout=10)
         except ck.KafkaException as exc:  # retried by the driver on the next read
@@ -125,6 +126,7 @@ class KafkaSource(Source):
 
     def _on_revoke(self, consumer: Any, partitions: list) -> None:
         gone = {p.partition for p in partitions}
+        self._revoked = True
         if self._unsaved and self._save([tp for p, tp in self._unsaved.items() if p in gone], "before the revocation"):
             for p in gone:
                 self._unsaved.pop(p, None)
@@ -370,6 +372,14 @@ class KafkaSource(Source):
             self._unsaved.update((tp.partition, tp) for tp in offsets)
             self._rebalancing = True
 
+    def settled(self) -> bool:
+        """False from a revocation until the next assignment, and while a commit waits for the group.
+
+        Without this, ``--exit-when-idle`` shorter than a rebalance let every member of a group stop
+        in the middle of one, leaving records nobody had read (the two-consumer test lost records so).
+        """
+        return not (self._revoked or self._rebalancing)
+
     def group_metadata(self) -> Any:
         return self.consumer.consumer_group_metadata()
 
@@ -393,6 +403,8 @@ def _prune(batch: Batch, partitions: set[int]) -> int:
         shared = batch.sources is batch.ack_ids
         batch.records[:] = [batch.records[i] for i in keep]
         batch.sources[:] = [batch.sources[i] for i in keep]
+        if batch.received is not None:
+            batch.received[:] = [batch.received[i] for i in keep]
         if not shared:
             batch.ack_ids[:] = [m for m in batch.ack_ids if m.partition() not in partitions]
     return dropped
