@@ -149,8 +149,11 @@ def test_two_consumers_in_one_group_split_the_partitions_without_overlap(kafka, 
     seen = k.input_ids(outputs, [])
     assert set(seen) == set(k.all_ids(topics[0], kafka.end_offsets(topics[0])))
     # A real broker accepts the commit made when partitions are revoked: no record is written twice.
-    # The mock refuses commits for the whole rebalance, so the one batch written meanwhile is re-read.
-    assert sum(seen.values()) - 8_000 <= (0 if kafka.kind == "real" else 100)
+    # The mock refuses commits for the whole rebalance, so a batch written meanwhile is re-read by the
+    # partition's next owner — once per rebalance: the join, then the first consumer to leave (a
+    # partition can change hands in both, so one batch may be written three times). Measured: up to
+    # 201 extra under load average ~13 (docs/kafka.md).
+    assert sum(seen.values()) - 8_000 <= (0 if kafka.kind == "real" else 300)
     owners = defaultdict(set)
     for m in outputs:
         owners[json.loads(m.value())["pid"]].add(m.partition())
