@@ -160,6 +160,7 @@ class KafkaSink(Sink):
         packed = bool(sources) and type(sources[0]) is tuple
         numbers = _numbers(len(results))
         pos = 0
+        m: Any
         for m, run in groupby(sources, _MESSAGE if packed else None):  # a message's records are contiguous
             items = tuple(run)
             outputs, ids, positions = groups.setdefault(m.partition(), ([], [], []))

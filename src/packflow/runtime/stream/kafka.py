@@ -28,7 +28,9 @@ __all__ = ["KafkaSink", "KafkaSource"]
 log = logging.getLogger("packflow.stream")
 
 # Unbound C methods, for scans of a batch's messages that run no bytecode per message.
-_ERROR, _PARTITION, _OFFSET = ck.Message.error, ck.Message.partition, ck.Message.offset
+_ERROR: Any = ck.Message.error
+_PARTITION: Any = ck.Message.partition
+_OFFSET: Any = ck.Message.offset
 
 
 class KafkaSource(Source):
