@@ -336,6 +336,106 @@ class StreamColumn(Driver):
         return codes
 
 
+# -- packflow stream on Kafka (one librdkafka mock cluster per session, a consumer process per scenario) --
+
+
+class KafkaColumn(Driver):
+    name = "kafka"
+    skip = {"hanging_record": "no per-record timeout: a hanging call blocks the consumer; its partition waits for it (or its next owner)"}
+    MAX_DELIVERIES = 2  # 1 would dead-letter the killer's innocent batch-mates too: each was started once
+    #: librdkafka settings that keep a restart quick: a killed member leaves the group after 3 s.
+    FAST_GROUP = ("--kafka-config", "consumer.session.timeout.ms=3000", "--kafka-config", "consumer.heartbeat.interval.ms=500")
+
+    def start(self, workdir: Path, redis_url: str | None) -> None:
+        super().start(workdir, redis_url)
+        self.mock = subprocess.Popen(
+            [sys.executable, "-m", "packflow.runtime.stream.kafka_mock"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        line = self.mock.stdout.readline().strip() if self.mock.stdout else ""
+        if not line.startswith("bootstrap.servers="):
+            self.stop()
+            raise RuntimeError(f"the Kafka mock cluster did not start: {line!r}")
+        self.bootstrap = line.split("=", 1)[1]
+
+    def _command(self, line: str) -> None:
+        assert self.mock.stdin is not None and self.mock.stdout is not None
+        self.mock.stdin.write(line + "\n")
+        self.mock.stdin.flush()
+        reply = self.mock.stdout.readline().strip()
+        if reply != "ok":
+            raise RuntimeError(f"the Kafka mock cluster refused {line!r}: {reply}")
+
+    def run(self, scenario: Scenario) -> Observed:
+        import confluent_kafka as ck
+
+        topics = [f"conf.{scenario.name}.{kind}" for kind in ("in", "out", "dead")]
+        for topic in topics:
+            self._command(f"topic {topic} 1")  # one partition: record i is the message at offset i
+        producer = ck.Producer({"bootstrap.servers": self.bootstrap})
+        for i, line in enumerate(scenario.lines):
+            producer.produce(topics[0], line, str(i).encode())
+        producer.flush(30)
+        codes = self._consume(topics, scenario.name)
+        seen = Observed(healthy=codes[-1] in (0, 3), note=f"exit codes {codes}")
+        for m in self._read(topics[1]):
+            seen.output(int(_header(m, "packflow.input").rsplit(":", 1)[1]), m.value())
+        for m in self._read(topics[2]):
+            seen.dead_letter(int(_header(m, "packflow.offset")), _header(m, "packflow.step"),
+                             _header(m, "packflow.error_type"), _record_of(m.value()))
+        return seen
+
+    def _consume(self, topics: list[str], group: str) -> list[int]:
+        """Run the consumer until it exits by itself (restarting it when a record kills it), bounded."""
+        codes: list[int] = []
+        for _ in range(self.MAX_DELIVERIES + 3):
+            done = subprocess.run(
+                [*CLI, "stream", TARGET, "--kafka-bootstrap", self.bootstrap, "--input-stream", topics[0],
+                 "--output-stream", topics[1], "--dead-letter-stream", topics[2], "--group", group,
+                 "--consumer", "conformance", "--exit-when-idle", "0.5", "--batch-size", "64",
+                 "--max-deliveries", str(self.MAX_DELIVERIES), "--no-status", *self.FAST_GROUP],
+                cwd=HERE, capture_output=True, timeout=60,
+            )  # fmt: skip
+            codes.append(done.returncode)
+            if done.returncode in (0, 3):
+                break
+        return codes
+
+    def _read(self, topic: str) -> list[Any]:
+        """Every message of a one-partition topic, up to its high watermark."""
+        import confluent_kafka as ck
+
+        consumer = ck.Consumer({"bootstrap.servers": self.bootstrap, "group.id": "conformance-reader", "enable.auto.commit": False})
+        try:
+            end = consumer.get_watermark_offsets(ck.TopicPartition(topic, 0), timeout=10)[1]
+            consumer.assign([ck.TopicPartition(topic, 0, 0)])
+            out: list[Any] = []
+            deadline = time.monotonic() + 30
+            while len(out) < end and time.monotonic() < deadline:
+                out.extend(m for m in consumer.consume(100, 0.2) if m.error() is None)
+            if len(out) < end:
+                raise TimeoutError(f"read {len(out)} of {end} messages of {topic!r}")
+            return out
+        finally:
+            consumer.close()
+
+    def stop(self) -> None:
+        if getattr(self, "mock", None) is not None and self.mock.poll() is None:
+            try:
+                self.mock.communicate("quit\n", timeout=10)
+            except subprocess.TimeoutExpired:
+                self.mock.kill()
+                self.mock.wait()
+
+
+def _header(message: Any, name: str) -> str:
+    """A packflow header of a Kafka message, as text."""
+    for key, value in message.headers() or []:
+        if key == name:
+            return value.decode()
+    raise KeyError(f"the message has no {name!r} header: {message.headers()}")
+
+
 # -- Ray and Spark in local mode (packflow run --engine, in this process: one session per column) -----
 
 
@@ -411,4 +511,5 @@ class SparkColumn(EngineColumn):
 #: The columns, in order. A new driver is one adapter class above and one entry here.
 DRIVERS: list[type[Driver]] = [
     RunnerColumn, RunColumn, Serve1Column, Serve2Column, StreamColumn, RayColumn, SparkColumn,
+    KafkaColumn,
 ]

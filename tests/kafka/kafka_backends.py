@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import Any
 
 from packflow import InferenceBackend
@@ -24,3 +25,15 @@ class Echo(InferenceBackend):
 
     def execute(self, inputs: Any) -> Any:
         return [dict(record) for record in inputs]
+
+
+class Gated(InferenceBackend):
+    """Tags outputs with the pid; while the file named by ``PACKFLOW_TEST_GATE`` is missing, each batch
+    first sleeps 0.2 s (so a test can have a second consumer join while work is left)."""
+
+    def execute(self, inputs: Any) -> Any:
+        gate = os.environ.get("PACKFLOW_TEST_GATE")
+        if gate and not os.path.exists(gate):
+            time.sleep(0.2)
+        pid = os.getpid()
+        return [{**record, "pid": pid} for record in inputs]

@@ -129,23 +129,31 @@ def test_kill_9_mid_batch_then_restart_loses_nothing(kafka, k, processes):
     assert {p: off for p, (off, _) in kafka.committed("g", topics[0]).items()} == kafka.end_offsets(topics[0])
 
 
-def test_two_consumers_in_one_group_split_the_partitions_without_overlap(kafka, k, processes):
+def test_two_consumers_in_one_group_split_the_partitions_without_overlap(kafka, k, processes, tmp_path):
     topics = _topics(kafka)
     kafka.fill(topics[0], 8_000)
-    env = {"PACKFLOW_TEST_DELAY_S": "0.02"}
-    args = ("stream_backends:Poison", *_args(topics), "--batch-size", "100", "--exit-when-idle", "2")
-    one = k.stream_cli(kafka, *args, "--consumer", "a", env=env)
+    gate = tmp_path / "gate"  # until it exists, both consumers go slowly: the second joins with work left
+    env = {"PACKFLOW_TEST_GATE": str(gate)}
+    args = ("kafka_backends:Gated", *_args(topics), "--batch-size", "100", "--exit-when-idle", "2")
+    one = k.stream_cli(kafka, *args, "--consumer", "a", env=env, cwd=k.here)
     processes.append(one)
     assert k.wait_for(lambda: kafka.count(topics[1]) >= 200, timeout=60)
-    two = k.stream_cli(kafka, *args, "--consumer", "b", env=env)
+    two = k.stream_cli(kafka, *args, "--consumer", "b", env=env, cwd=k.here)
     processes.append(two)
-    assert _finish(one)[0] == 0 and _finish(two)[0] == 0
+    wrote = lambda: any(json.loads(m.value())["pid"] == two.pid for m in kafka.read(topics[1]))  # noqa: E731
+    assert k.wait_for(wrote, timeout=120, interval=0.5), "the second consumer never wrote"
+    gate.touch()
+    (code_one, err_one), (code_two, err_two) = _finish(one), _finish(two)
+    assert code_one == 0 and code_two == 0, err_one + err_two
     outputs = kafka.read(topics[1])
     seen = k.input_ids(outputs, [])
     assert set(seen) == set(k.all_ids(topics[0], kafka.end_offsets(topics[0])))
     # A real broker accepts the commit made when partitions are revoked: no record is written twice.
-    # The mock refuses commits for the whole rebalance, so the one batch written meanwhile is re-read.
-    assert sum(seen.values()) - 8_000 <= (0 if kafka.kind == "real" else 100)
+    # The mock refuses commits for the whole rebalance, so a batch written meanwhile is re-read by the
+    # partition's next owner — once per rebalance: the join, then the first consumer to leave (a
+    # partition can change hands in both, so one batch may be written three times). Measured: up to
+    # 201 extra under load average ~13 (docs/kafka.md).
+    assert sum(seen.values()) - 8_000 <= (0 if kafka.kind == "real" else 300)
     owners = defaultdict(set)
     for m in outputs:
         owners[json.loads(m.value())["pid"]].add(m.partition())

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-pytest.importorskip("confluent_kafka", reason="needs the packflow[kafka] extra")
+ck = pytest.importorskip("confluent_kafka", reason="needs the packflow[kafka] extra")
 
 from packflow.exceptions import ConfigurationError  # noqa: E402
 from packflow.runtime.stream._kafka_deliveries import Tracked, format_mark, parse_mark  # noqa: E402
@@ -117,3 +117,21 @@ def test_prune_drops_only_the_revoked_partitions_records_in_place():
     assert [r["p"] for r in batch.records] == [0, 2] * 3 and batch.ack_ids is batch.sources
     packed = Batch([{}, {}, {}], [(messages[0], 0), (messages[1], 0), (messages[1], 1)], [messages[0], messages[1]])
     assert _prune(packed, {1}) == 2 and len(packed.records) == 1 and packed.ack_ids == [messages[0]]
+
+
+def test_writing_a_batch_twice_leaves_the_input_headers_as_received():
+    """librdkafka caches a message's header list: the sink must copy it, not append to it (a retried
+    write or a dead letter would otherwise carry the packflow headers twice)."""
+    from packflow.runtime.codec import dead_letter
+    from packflow.runtime.stream._kafka_sink import KafkaSink
+
+    m = ck.Message(topic="in", partition=1, offset=7, key=b"k", value=b'{"x": 1}', headers=[("traceparent", b"00-ab")])
+    poisoned = ck.Message(topic="in", partition=1, offset=8, key=b"k", value=b'{"x": 2}', headers=[("h", b"v")])
+    sink = KafkaSink({"bootstrap.servers": "127.0.0.1:1", "log_level": 0}, "out", "dead")
+    batch = Batch([{"x": 1}, {"x": 2}], [m, poisoned], [m, poisoned])
+    results = [{"y": 2}, dead_letter({"x": 2}, "execute", "ValueError", message="bad")]
+    for _attempt in range(2):
+        counts = sink._produce_all(batch, results)
+        assert (counts.outputs, counts.dead_letters) == (1, 1)
+    assert m.headers() == [("traceparent", b"00-ab")] and poisoned.headers() == [("h", b"v")]
+    sink.producer.purge()

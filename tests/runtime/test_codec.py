@@ -216,3 +216,19 @@ def test_snapshot_gives_fresh_copies_of_the_records_as_they_were():
 def test_a_contract_violation_the_backend_found_is_named_like_the_runners_own():
     exc = InferenceBackendRuntimeError("returned 0 records for 1", step="output-contract")
     assert codec.dead_letter({}, "output-contract", exc).error_type == "OutputContractError"
+
+
+@given(st.lists(st.lists(st.integers(min_value=-(2**70), max_value=2**70), max_size=4), max_size=6))
+def test_decode_many_scans_all_items_at_once_and_stays_exact(rows):
+    """The joined scan finds a wide integer in any item (and no run spans two items)."""
+    items = [codec.encode(row) for row in rows]
+    decoded = codec.decode_many(items)
+    assert decoded == rows and decoded == [codec.decode(item) for item in items]
+    assert all(type(v) is int for row in decoded for v in row)
+
+
+def test_digit_runs_across_item_boundaries_are_not_one_run():
+    items = [b"1234567890", b"123456789012"]  # 22 digits only if the items ran together
+    assert codec.decode_many(items) == [1234567890, 123456789012]
+    with pytest.raises(TypeError):
+        codec.decode_many([b"1", None])  # a tombstone is not bytes: the caller's per-item path handles it

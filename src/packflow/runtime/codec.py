@@ -15,8 +15,9 @@ Rules (the same for ``run``, ``serve``, ``stream``, Ray, Spark, ``check_io`` and
   failed, the error type and a message.
 
 Cost model: with orjson installed (the ``serve``/``redis`` extras bring it) the clean path is one
-orjson call plus, on decode, one C-speed regex scan for a run of 19 digits — the only inputs orjson
-could turn into floats. Inputs with such a run (rare: a >64-bit id, a long decimal) take the exact
+orjson call plus, on decode, one C-speed scan for a run of 19 digits — the only inputs orjson
+could turn into floats (bytes: every digit mapped to ``0`` by ``bytes.translate``, then one substring
+search — for a list, over all items joined at once; about ten times cheaper than a regex per item). Inputs with such a run (rare: a >64-bit id, a long decimal) take the exact
 standard-library path. Without orjson the standard library is used throughout, more slowly, with
 the same results.
 """
@@ -55,6 +56,8 @@ HAVE_ORJSON = _orjson is not None
 #: 19 digits in a row: the shortest integer that may not fit 64 bits (orjson would make it a float).
 _LONG_DIGITS = re.compile(rb"\d{19}")
 _LONG_DIGITS_TEXT = re.compile(r"\d{19}")
+_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_ZEROS = b"0" * 19
 _HINT = "send UTF-8 JSON (NaN and Infinity are not JSON: send null or a string instead)"
 _INT64 = (-(1 << 63), (1 << 64) - 1)  # what orjson writes natively (int64 and uint64)
 
@@ -77,8 +80,17 @@ _STDLIB_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=
 
 
 def _has_long_digits(data: Any) -> bool:
+    if type(data) is bytes:
+        return _ZEROS in data.translate(_DIGITS_TO_ZERO)
     pattern = _LONG_DIGITS_TEXT if isinstance(data, str) else _LONG_DIGITS
     return pattern.search(data) is not None
+
+
+def _any_long_digits(items: list) -> bool:
+    """Whether any item holds a run of 19 digits; bytes-like items are scanned joined, in one pass."""
+    if items and isinstance(items[0], str):
+        return any(map(_LONG_DIGITS_TEXT.search, items))
+    return _ZEROS in b"\n".join(items).translate(_DIGITS_TO_ZERO)  # TypeError for a str or None item
 
 
 def _decode_exact(data: Any) -> Any:
@@ -123,9 +135,8 @@ if _orjson is not None:
 
     def decode_many(items: list) -> list:
         """:func:`decode` of each item; the common case (no 19-digit run anywhere) is one C loop."""
-        pattern = _LONG_DIGITS_TEXT if items and isinstance(items[0], str) else _LONG_DIGITS
         try:
-            if not any(map(pattern.search, items)):
+            if not _any_long_digits(items):
                 return list(map(_orjson_loads, items))
         except (_OrjsonDecodeError, TypeError):  # a bad item (found again below, with its message), mixed types
             pass

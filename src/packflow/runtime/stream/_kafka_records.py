@@ -18,6 +18,7 @@ import base64
 from itertools import chain, repeat
 from typing import Any
 
+from packflow.runtime.stream._kafka import ck
 from packflow.runtime.stream.base import Batch, Rejected
 
 from packflow.runtime.codec import DecodeError, decode_many
@@ -27,6 +28,7 @@ from packflow.runtime.stream.codec import only_dicts
 __all__ = ["MessageDecoder", "input_id", "text_or_base64"]
 
 _DICT = dict
+_VALUE = ck.Message.value
 
 
 def text_or_base64(value: bytes | None) -> Any:
@@ -80,7 +82,7 @@ def _decode_all(values: list) -> list | None:
 def _decode_arrays(messages: list) -> Batch | None:
     """A packed batch built in C-level loops when every value is an array of objects; else None."""
     try:
-        arrays = decode_many([m.value() for m in messages])
+        arrays = decode_many(list(map(_VALUE, messages)))
     except (DecodeError, TypeError):
         return None
     if any(type(a) is not list for a in arrays):
@@ -92,6 +94,18 @@ def _decode_arrays(messages: list) -> Batch | None:
     return Batch(records, sources, list(messages))
 
 
+def _as_received(received: Any, _source: Any) -> Any:
+    """Record ``received`` as it came: the message value (bytes), or item ``i`` of a packed one, decoded again."""
+    if type(received) is not tuple:
+        return received.value()
+    m, index = received
+    try:
+        items = _loads(m.value())
+    except (DecodeError, TypeError):
+        return None
+    return items[index] if type(items) is list and index < len(items) else None
+
+
 class MessageDecoder:
     """Turns a list of consumed messages into a :class:`Batch` (records aligned with their sources)."""
 
@@ -100,11 +114,15 @@ class MessageDecoder:
         self.meta_field = meta_field
 
     def batch(self, messages: list) -> Batch:
-        return self._packed(messages) if self.packed else self._records(messages)
+        batch = self._packed(messages) if self.packed else self._records(messages)
+        # What each record was as received, so the Runner retries (and dead-letters) fresh copies
+        # decoded again, never dicts a failed backend call changed. A copy: ``sources`` may be ``ack_ids``.
+        batch.received, batch.original_of = list(batch.sources), _as_received
+        return batch
 
     def _records(self, messages: list) -> Batch:
         if self.meta_field is None:
-            fast = _decode_all([m.value() for m in messages])
+            fast = _decode_all(list(map(_VALUE, messages)))
             if fast is not None:
                 return Batch(fast, messages, messages)
         records: list[Any] = []

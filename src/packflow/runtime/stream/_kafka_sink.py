@@ -16,6 +16,8 @@ batch-packed message), ``packflow.step``, ``packflow.error_type``, ``packflow.re
 from __future__ import annotations
 
 import logging
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from packflow.runtime.codec import dead_letter
@@ -23,7 +25,7 @@ from packflow.runtime.deadletter import DeadLetter
 from packflow.runtime.stream._kafka import KafkaStartError, KafkaTransientError, ck, raise_for
 from packflow.runtime.stream._kafka_records import _loads, input_id
 from packflow.runtime.stream.base import Batch, Sink, SinkCounts, Source
-from packflow.runtime.stream.codec import dumps
+from packflow.runtime.stream.codec import dumps, only_dicts
 
 __all__ = ["KafkaSink"]
 
@@ -31,6 +33,7 @@ log = logging.getLogger("packflow.stream")
 
 _WRITTEN = "written"  # batch.token once its messages are delivered (a retried ack does not re-send them)
 _FLUSH_SLICE_S = 1.0
+_MESSAGE, _INDEX = itemgetter(0), itemgetter(1)  # of a batch-packed record's source (message, index)
 
 
 class KafkaSink(Sink):
@@ -119,8 +122,9 @@ class KafkaSink(Sink):
             m = source[0] if type(source) is tuple else source
             p = m.partition()
             prefix = prefixes.get(p) or self._prefix(m)
-            headers = m.headers() or []
-            headers.append(("packflow.input", f"{prefix}{m.offset()}" if m is source else input_id(source)))
+            headers = m.headers()  # librdkafka's cached list: never changed in place (a retried write reuses it)
+            position = ("packflow.input", f"{prefix}{m.offset()}" if m is source else input_id(source))
+            headers = [*headers, position] if headers else [position]
             key = m.key()
             try:  # the hot path; a full queue or an oversized message take the slow one
                 produce(topic, value, key, p % parts if by_input or key is None else -1, headers=headers)
@@ -137,6 +141,42 @@ class KafkaSink(Sink):
 
     def _produce_packed(self, batch: Batch, results: list[Any]) -> SinkCounts:
         counts = SinkCounts()
+        groups = self._grouped(batch, results) if only_dicts(results) else self._grouped_with_dead(batch, results, counts)
+        for partition, (outputs, ids, positions) in groups.items():
+            value, ids = self._encode_packed(outputs, ids, positions, batch, counts)
+            if ids:
+                self._produce(self.output_topic, value, None, [("packflow.inputs", dumps(ids))], partition, None)
+                counts.outputs += len(ids)
+        return counts
+
+    @staticmethod
+    def _grouped(batch: Batch, results: list[Any]) -> dict[int, tuple[list, list, list]]:
+        """Outputs, input ids and positions per input partition when every result is an output.
+
+        One step per input message; the per-record work (slices, ids) runs in C-level loops.
+        """
+        groups: dict[int, tuple[list, list, list]] = {}
+        sources = batch.sources
+        packed = bool(sources) and type(sources[0]) is tuple
+        numbers = _numbers(len(results))
+        pos = 0
+        m: Any
+        for m, run in groupby(sources, _MESSAGE if packed else None):  # a message's records are contiguous
+            items = tuple(run)
+            outputs, ids, positions = groups.setdefault(m.partition(), ([], [], []))
+            end = pos + len(items)
+            outputs += results[pos:end]
+            prefix = f"{m.topic()}:{m.partition()}:{m.offset()}"
+            if packed:
+                ids += map(f"{prefix}#".__add__, map(numbers.__getitem__, map(_INDEX, items)))
+            else:
+                ids.append(prefix)
+            positions += range(pos, end)
+            pos = end
+        return groups
+
+    def _grouped_with_dead(self, batch: Batch, results: list[Any], counts: SinkCounts) -> dict[int, tuple[list, list, list]]:
+        """:meth:`_grouped` record by record, dead-lettering the results that are not outputs."""
         groups: dict[int, tuple[list, list, list]] = {}  # input partition -> outputs, ids, positions
         numbers = _numbers(len(results))
         last: Any = None
@@ -158,12 +198,7 @@ class KafkaSink(Sink):
             outputs.append(result)
             ids.append(prefix if index is None else prefix + numbers[index])
             positions.append(j)
-        for partition, (outputs, ids, positions) in groups.items():
-            value, ids = self._encode_packed(outputs, ids, positions, batch, counts)
-            if ids:
-                self._produce(self.output_topic, value, None, [("packflow.inputs", dumps(ids))], partition, None)
-                counts.outputs += len(ids)
-        return counts
+        return groups
 
     def _encode_packed(self, outputs: list, ids: list, positions: list, batch: Batch, counts: SinkCounts) -> tuple[bytes, list]:
         try:
@@ -199,7 +234,7 @@ class KafkaSink(Sink):
 
     def _dead(self, source: Any, letter: DeadLetter) -> None:
         m, index = (source if type(source) is tuple else (source, None))
-        headers = m.headers() or []
+        headers = [*(m.headers() or ())]  # a copy: the message's own list stays as received
         headers += [
             ("packflow.topic", m.topic()), ("packflow.partition", str(m.partition())), ("packflow.offset", str(m.offset())),
             ("packflow.step", letter.step), ("packflow.error_type", letter.error_type),

@@ -131,6 +131,11 @@ class Source(ABC):
     def recover(self) -> None:
         """Called after a transient error once the broker answers again (re-read unacknowledged input)."""
 
+    def settled(self) -> bool:
+        """False while the source cannot hand out records for a reason of its own (e.g. a consumer
+        group rebalancing): the driver's idle clock (``exit_when_idle``) does not run meanwhile."""
+        return True
+
     def stats(self) -> dict[str, Any]:
         """Broker-side gauges for status and metrics, e.g. ``{"lag": 10, "pending": 64}``."""
         return {}

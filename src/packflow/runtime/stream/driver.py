@@ -119,6 +119,9 @@ class StreamDriver:
         while not self._stop.is_set():
             batch = self._retry(self._read_batch, abandon_on_stop=True)
             if batch is None or not len(batch):
+                if not self.source.settled():  # e.g. a rebalance: the input may be handed to us next
+                    last_record = time.monotonic()
+                    continue
                 idle = self.options.exit_when_idle
                 if idle is not None and time.monotonic() - last_record >= idle:
                     self.request_stop(f"idle for {idle:g}s")
