@@ -86,6 +86,9 @@ class ServeApp:
             on_batch=lambda records, results: metrics.observe_batch(records, results, backend, batcher.queue_depth),
         )
         self.metrics.ready.set(1)
+        from packflow.runtime.tracing import name_runner
+
+        name_runner(runner, self.state.name, self.state.version)
         gc.collect()
         gc.freeze()  # start-up objects leave the collector's view: shorter, rarer GC pauses
 

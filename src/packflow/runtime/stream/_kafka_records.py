@@ -92,6 +92,16 @@ def _decode_arrays(messages: list) -> Batch | None:
     return Batch(records, sources, list(messages))
 
 
+def message_trace_parents(messages: list) -> list[str]:
+    """The W3C ``traceparent`` header of each message that carries one (docs/tracing.md)."""
+    found = []
+    for m in messages:
+        for key, value in m.headers() or ():
+            if key == "traceparent" and value:
+                found.append(value.decode("latin-1") if type(value) is bytes else str(value))
+    return found
+
+
 class MessageDecoder:
     """Turns a list of consumed messages into a :class:`Batch` (records aligned with their sources)."""
 
