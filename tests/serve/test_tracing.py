@@ -46,7 +46,9 @@ def exporter() -> Iterator[InMemorySpanExporter]:
 
 @pytest.fixture
 def client(exporter: InMemorySpanExporter) -> Iterator[TestClient]:
-    with TestClient(observe_requests(make_app("Identity", "1.2.3"))) as test_client:
+    app = make_app("Identity", "1.2.3")
+    with TestClient(observe_requests(app)) as test_client:
+        assert app.state.loaded.wait(10)
         yield test_client
 
 
@@ -103,7 +105,9 @@ def test_a_failed_request_is_an_error_span() -> None:
     provider.add_span_processor(SimpleSpanProcessor(spans))
     previous = tracing.install(OtelObserver(provider))
     try:
-        with TestClient(observe_requests(make_app("Poison"))) as test_client:
+        app = make_app("Poison")
+        with TestClient(observe_requests(app)) as test_client:
+            assert app.state.loaded.wait(10)
             assert test_client.post("/invoke", json={"poison": True}).status_code == 500
         (request,) = _wait(spans, "POST /invoke")
         (batch,) = _wait(spans, "packflow.batch")
