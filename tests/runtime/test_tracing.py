@@ -211,3 +211,18 @@ def test_bad_mode_in_the_environment_is_a_configuration_error(monkeypatch: pytes
     monkeypatch.setenv(tracing.TRACING_ENV, "jaeger")
     with pytest.raises(ConfigurationError, match="PACKFLOW_TRACING='jaeger' is not one of off, otlp, console"):
         tracing.check_env()
+
+
+def test_run_console_tracing_keeps_stdout_for_outputs_and_a_bad_mode_exits_2() -> None:
+    from pathlib import Path
+
+    serve_tests = Path(__file__).resolve().parents[1] / "serve"
+    command = [sys.executable, "-m", "packflow.cli", "run", "serve_backends:Identity", "-i", "-", "-o", "-"]
+    out = subprocess.run([*command, "--tracing", "console"], input='{"a": 1}\n', capture_output=True, text=True,
+                         timeout=60, cwd=serve_tests)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == '{"a":1}\n'
+    assert '"name": "packflow.batch"' in out.stderr and '"name": "execute"' in out.stderr
+    bad = subprocess.run(command, input="", capture_output=True, text=True, timeout=60, cwd=serve_tests,
+                         env={**__import__("os").environ, tracing.TRACING_ENV: "bogus"})
+    assert bad.returncode == 2 and "not one of off, otlp, console" in bad.stderr and "Traceback" not in bad.stderr
