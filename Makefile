@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= dev,serve,redis,ray,spark,sign,grpc,kafka
+EXTRAS ?= dev,serve,redis,ray,spark,sign,grpc,kafka,otel
 comma := ,
 STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 # `make demo` needs only the core (numpy, pydantic, PyYAML, click): its own small virtualenv.

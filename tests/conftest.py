@@ -20,3 +20,18 @@ settings.load_profile("packflow")
 def _no_config_override_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """A BACKEND_CONFIG_FILE_PATH set in the developer's shell must not leak into tests."""
     monkeypatch.delenv("BACKEND_CONFIG_FILE_PATH", raising=False)
+
+
+@pytest.fixture
+def otlp_receiver():  # type: ignore[no-untyped-def]
+    """An OTLP/HTTP receiver on a loopback port (tests/_otlp.py), closed after the test."""
+    pytest.importorskip("opentelemetry.proto", reason="needs opentelemetry-proto (dev extra)")
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("_packflow_test_otlp", Path(__file__).parent / "_otlp.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    receiver = module.OtlpReceiver()
+    yield receiver
+    receiver.close()

@@ -1,7 +1,7 @@
 """``--log-format json``: one JSON object per log line, with the ids known where it was logged.
 
 Every line holds ``time`` (UTC, ISO 8601), ``level``, ``logger`` and ``message``; ``exception`` when
-a traceback was logged; and ``request_id`` / ``batch_id`` / ``trace_id`` / ``error_id`` when code set
+a traceback was logged; and ``request_id`` / ``batch_id`` / ``trace_id`` / ``span_id`` / ``error_id`` when code set
 them with :func:`log_context` (context variables, so concurrent requests on one event loop keep theirs
 apart) or passed them as ``extra={...}``. The format is chosen once per process with
 :data:`LOG_FORMAT_ENV`, so serve's worker processes inherit it.
@@ -15,15 +15,23 @@ import datetime
 import json
 import logging
 import os
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
-__all__ = ["LOG_FORMAT_ENV", "LOG_FORMATS", "JsonFormatter", "log_context", "make_formatter"]
+__all__ = ["LOG_FORMAT_ENV", "LOG_FORMATS", "JsonFormatter", "log_context", "make_formatter", "set_span_source"]
 
 #: Environment variable selecting the log format of the CLI's handler: ``text`` (default) or ``json``.
 LOG_FORMAT_ENV = "PACKFLOW_LOG_FORMAT"
 LOG_FORMATS = ("text", "json")
-ID_FIELDS = ("request_id", "batch_id", "trace_id", "error_id")
+ID_FIELDS = ("request_id", "batch_id", "trace_id", "span_id", "error_id")
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("packflow_log_context", default={})
+#: Set by the OpenTelemetry observer (packflow.runtime._otel): the current span's trace_id/span_id.
+_span_ids: Callable[[], dict[str, str]] | None = None
+
+
+def set_span_source(source: Callable[[], dict[str, str]] | None) -> None:
+    """Where JSON lines get ``trace_id``/``span_id`` from (the tracing observer; None: nowhere)."""
+    global _span_ids
+    _span_ids = source
 
 
 @contextlib.contextmanager
@@ -45,6 +53,8 @@ class JsonFormatter(logging.Formatter):
             "time": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "level": record.levelname, "logger": record.name, "message": record.getMessage(), "pid": record.process,
         }
+        if _span_ids is not None:
+            line.update(_span_ids())
         line.update(_context.get())
         for name in ID_FIELDS:
             value = getattr(record, name, None)

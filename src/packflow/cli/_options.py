@@ -189,3 +189,40 @@ def redis_tls_options(func: Callable[..., Any]) -> Callable[..., Any]:
                        ("--redis-ca-certs", "CA bundle the Redis server's certificate is verified against.")):
         func = click.option(name, default=None, type=click.Path(dir_okay=False), help=what)(func)
     return func
+
+
+def _set_env(env: str) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    def callback(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value:
+            os.environ[env] = value.lower()  # inherited by serve's worker processes
+        return value
+
+    return callback
+
+
+def observability_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--tracing off|otlp|console`` and ``--metrics-exporter prometheus|otlp`` (serve, stream, run; docs/tracing.md)."""
+    from packflow.runtime.tracing import METRICS_EXPORTER_ENV, METRICS_EXPORTERS, TRACING_ENV, TRACING_MODES
+
+    func = click.option(
+        "--metrics-exporter", type=click.Choice(METRICS_EXPORTERS, case_sensitive=False), default=None,
+        expose_value=False, is_eager=True, callback=_set_env(METRICS_EXPORTER_ENV),
+        help="Also push the Runner's metrics over OTLP/HTTP (otlp; OTEL_EXPORTER_OTLP_* apply) "
+             f"[default: prometheus; ${METRICS_EXPORTER_ENV}].",
+    )(func)
+    return click.option(
+        "--tracing", type=click.Choice(TRACING_MODES, case_sensitive=False), default=None, expose_value=False,
+        is_eager=True, callback=_set_env(TRACING_ENV),
+        help="OpenTelemetry spans per request, batch and step: OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT, "
+             f"OTEL_SERVICE_NAME apply), console (stderr) or off [default: off; ${TRACING_ENV}]; needs packflow[otel].",
+    )(func)
+
+
+def start_observing(install: bool = True) -> None:
+    """Check (and with ``install``, start) tracing / OTLP metrics / JSON-log ids; exit 2 on a bad setting."""
+    from packflow.runtime import tracing
+
+    try:
+        tracing.install_from_env() if install else tracing.check_env()
+    except (ImportError, ConfigurationError) as exc:
+        fail(str(exc), EXIT_CANNOT_START)

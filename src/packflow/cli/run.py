@@ -24,6 +24,7 @@ import click
 
 from packflow._text import plural
 from packflow.cli._common import _one_line_cause, fail, setup_logging, strict_config_option, with_strict_config
+from packflow.cli._options import observability_options, start_observing
 from packflow.cli._options import log_format_option, config_option, dead_letters_exit_option, log_level_option, parse_backend_config
 from packflow.cli._common import trusted_key_option
 from packflow.cli._common import say
@@ -38,6 +39,7 @@ SHOWN_REASONS = 5
 
 @click.command()
 @log_format_option
+@observability_options
 @click.argument("target")
 @trusted_key_option
 @click.option("--input", "-i", "input_path", default="-", show_default=True,
@@ -72,6 +74,7 @@ def run(target: str, input_path: str, output_path: str, dead_letters_path: str |
         progress: bool | None, metrics_path: str | None, log_level: str | None, engine: str) -> None:
     """Run TARGET (project directory, .zip archive or module:Name) over JSON records."""
     setup_logging(log_level)
+    start_observing()
     started = time.monotonic()
     _refuse_same_files(input_path, output_path, dead_letters_path)
     backend_kwargs = with_strict_config(backend_config, strict_config)

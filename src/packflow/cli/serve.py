@@ -9,11 +9,13 @@ import click
 from packflow.cli._common import fail, setup_logging, start_or_exit, strict_config_option, with_strict_config
 from packflow.constants import EXIT_CANNOT_START
 from packflow.cli._options import log_format_option, config_option, log_level_option, serve_security_options
+from packflow.cli._options import observability_options, start_observing
 from packflow.cli._common import trusted_key_option
 
 
 @click.command()
 @log_format_option
+@observability_options
 @click.argument("targets", nargs=-1, required=True, metavar="TARGET [TARGET ...]")
 @trusted_key_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
@@ -62,6 +64,7 @@ def serve(targets: tuple[str, ...], backend_config: dict, strict_config: bool, *
         except ImportError as exc:
             fail(str(exc), EXIT_CANNOT_START)
     setup_logging(str(options["log_level"]).upper())
+    start_observing(install=False)  # each worker installs it (run_worker)
     target, models = _targets(targets)
     config = ServeConfig(target=target, backend_kwargs=with_strict_config(backend_config, strict_config), models=models, **options)  # type: ignore[arg-type]
     from packflow.runtime.serve.server import run_server

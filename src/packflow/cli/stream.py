@@ -14,6 +14,7 @@ import click
 
 from packflow.cli._common import fail, setup_logging, start_or_exit, strict_config_option, with_strict_config
 from packflow.cli._kafka_options import kafka_options
+from packflow.cli._options import observability_options, start_observing
 from packflow.cli._options import log_format_option, redis_tls_options, config_option, dead_letters_exit_option, exit_code_for, log_level_option
 from packflow.constants import EXIT_FAILURE
 from packflow.cli._common import trusted_key_option
@@ -43,6 +44,7 @@ def _install_signal_handlers(driver: Any) -> None:
 
 @click.command("stream")
 @log_format_option
+@observability_options
 @click.argument("target")
 @trusted_key_option
 @click.option("--redis-url", default="redis://127.0.0.1:6379/0", show_default=True, help="Redis to read from and write to.")
@@ -75,12 +77,15 @@ def _install_signal_handlers(driver: Any) -> None:
 def stream(target: str, **opts: Any) -> None:
     """Run TARGET (project dir, .zip archive or module:Name) on a Redis Stream (or Kafka topic) until stopped."""
     setup_logging(opts["log_level"])
+    start_observing()
     from packflow.loaders.target import resolve_target
     from packflow.runtime import Runner
+    from packflow.runtime.tracing import name_runner
 
     resolved = resolve_target(target)
     backend = resolved.load(**with_strict_config(opts["backend_config"], opts["strict_config"]))
     runner = Runner(backend, max_batch_size=opts["batch_size"], max_wait_ms=opts["max_wait_ms"])
+    name_runner(runner, resolved.name, resolved.version)
     if opts["kafka_bootstrap"]:
         from packflow.cli._kafka_options import build_kafka_driver
 

@@ -30,6 +30,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from packflow.exceptions import PackflowError
+from packflow.runtime import tracing as _tracing
 from packflow.runtime.deadletter import DeadLetter, dead_letter
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,8 +78,9 @@ class AsyncBatcher:
         self.queue_depth = 0
         self.in_flight = 0
         self._last_batch = 1
-        self._pending: collections.deque[tuple[list, asyncio.Future]] = collections.deque()
+        self._pending: collections.deque[tuple[list, asyncio.Future, Any]] = collections.deque()
         self._running: list[Slice] = []
+        self._parents: list = []  # trace contexts of the submissions in the batch being formed (tracing on)
         self._lock = threading.Lock()
         self._wake: queue.SimpleQueue[None] = queue.SimpleQueue()  # C-level: cheaper than a Condition
         self._sleeping = False  # the backend thread waits on _wake
@@ -119,6 +121,8 @@ class AsyncBatcher:
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future = loop.create_future()
+        observer = _tracing.OBSERVER
+        parent = observer.capture() if observer is not None else None  # the request's span (tracing on)
         with self._lock:
             if self._closing:
                 raise RunnerClosedError("The runner is shutting down and accepts no new records; retry on another instance.")
@@ -126,7 +130,7 @@ class AsyncBatcher:
                 raise RunnerOverloadedError(
                     f"{self.queue_depth} records are already queued (max_queue={self.max_queue}); retry later."
                 )
-            self._pending.append((records, future))
+            self._pending.append((records, future, parent))
             self.queue_depth += len(records)
             kick = self._sleeping and not self._kicking
             self._kicking = self._kicking or kick
@@ -221,14 +225,17 @@ class AsyncBatcher:
         limit = self.runner.max_batch_size
         records: list = []
         slices = []
+        parents = self._parents = []
         pending = self._pending
         while pending and (not records or len(records) + len(pending[0][0]) <= limit):
-            batch, future = pending.popleft()
+            batch, future, parent = pending.popleft()
             self.queue_depth -= len(batch)
             if future.done():  # timed out or cancelled while queued: do not compute it
                 continue
             slices.append((len(records), len(records) + len(batch), future))
             records.extend(batch)
+            if parent is not None:
+                parents.append(parent)
         return records, slices
 
     def _run(self, records: list, slices: list[Slice]) -> list:
@@ -238,7 +245,9 @@ class AsyncBatcher:
             from packflow.runtime.codec import snapshot  # here: importing aio pulls in no JSON library
 
             # fresh: retries and dead letters of a failed batch use the records as received (item 10)
-            results = self.runner.process_batch_counted(records, on_segment=release, fresh=snapshot(records))[0]
+            results = self.runner.process_batch_counted(
+                records, on_segment=release, fresh=snapshot(records), parents=self._parents or None
+            )[0]
         except Exception:
             raise  # a Runner failure: every waiting submitter gets it
         except BaseException as exc:  # noqa: BLE001 - SystemExit & co. from backend code: per-record errors
@@ -276,7 +285,7 @@ class AsyncBatcher:
         """Fail every queued and running submission with ``error`` (a drain cut short); how many."""
         with self._lock:
             self._closing = True
-            waiting = [future for _, future in self._pending] + [future for _, _, future in self._running]
+            waiting = [future for _, future, _ in self._pending] + [future for _, _, future in self._running]
             self._pending.clear()
             self.queue_depth = 0
         cut = 0

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal, Sequence
 
 from packflow.backend.base import InferenceBackend
+from packflow.runtime import tracing as _tracing
 from packflow.runtime.batching import iter_batches
 from packflow.runtime.deadletter import DeadLetter
 from packflow.runtime.isolation import Fresh, SegmentHook, call_isolated, call_or_fail
@@ -76,7 +77,7 @@ class Runner:
 
     def process_batch_counted(
         self, records: list, *, known_dicts: bool = False, fresh: Fresh | None = None,
-        on_segment: SegmentHook | None = None,
+        on_segment: SegmentHook | None = None, parents: Sequence[Any] | None = None,
     ) -> tuple[list[Any], int]:
         """Like :meth:`process_batch`, plus how many results are dead letters (0 on the clean path),
         so drivers can skip scanning the results of clean batches.
@@ -86,27 +87,35 @@ class Runner:
         ``fresh(lo, hi)`` gives new copies of ``records[lo:hi]`` as the driver received them; with it,
         retries and dead letters of a failed batch use those, not records the backend mutated
         (see :data:`packflow.runtime.isolation.Fresh`). Without it, a dead letter holds the very
-        object that was passed in.
+        object that was passed in. ``parents``: the trace contexts the records came with (request
+        spans, W3C ``traceparent`` strings), used only when tracing is on (:mod:`packflow.runtime.tracing`).
         """
         size = self.max_batch_size
         if len(records) <= size:
-            return self._process_chunk(records, known_dicts, fresh, on_segment)
+            return self._process_chunk(records, known_dicts, fresh, on_segment, parents)
         results: list[Any] = []
         dead = 0
         for start in range(0, len(records), size):
             part = None if fresh is None else _offset(fresh, start)
             hook = None if on_segment is None else _shifted(on_segment, start)
-            chunk, chunk_dead = self._process_chunk(records[start : start + size], known_dicts, part, hook)
+            chunk, chunk_dead = self._process_chunk(records[start : start + size], known_dicts, part, hook, parents)
             results.extend(chunk)
             dead += chunk_dead
         return results, dead
 
     def _process_chunk(
-        self, records: list, known_dicts: bool = False, fresh: Fresh | None = None, on_segment: SegmentHook | None = None
+        self, records: list, known_dicts: bool = False, fresh: Fresh | None = None, on_segment: SegmentHook | None = None,
+        parents: Sequence[Any] | None = None,
     ) -> tuple[list[Any], int]:
         if not records:
             return [], 0
-        results, calls, dead = self._call(self._invoke, records, known_dicts, fresh, on_segment)
+        observer = _tracing.OBSERVER
+        if observer is None:  # the default: one attribute lookup, nothing else
+            results, calls, dead = self._call(self._invoke, records, known_dicts, fresh, on_segment)
+        else:
+            results, calls, dead = observer.chunk(
+                self, records, lambda invoke: self._call(invoke, records, known_dicts, fresh, on_segment), parents
+            )
         if not dead:  # the clean path: no per-record Python
             self.counters.batch_done(len(records), len(records), (), calls)
             return results, 0
@@ -171,6 +180,9 @@ class Runner:
         the Runner as both in and dead.
         """
         self.counters.extra_dead(step, count)
+        observer = _tracing.OBSERVER
+        if observer is not None:
+            observer.driver_dead_letters(self, step, count)
 
     def snapshot(self) -> RunnerSnapshot:
         """Counts, batch-size distribution and the backend's rolling per-step statistics."""

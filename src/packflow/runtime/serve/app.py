@@ -89,6 +89,9 @@ class ServeApp:
             on_batch=lambda _records, _results: depth.set(batcher.queue_depth),
         )
         self.metrics.ready.set(1)
+        from packflow.runtime.tracing import name_runner
+
+        name_runner(runner, self.state.name, self.state.version)
         gc.collect()
         gc.freeze()  # start-up objects leave the collector's view: shorter, rarer GC pauses
 

@@ -134,7 +134,8 @@ def error_entry(dead: DeadLetter, request_index: int | None = None) -> dict[str,
     """The response entry for a dead-lettered record; its id is logged with the cause."""
     error_id = new_error_id()
     logger.error(
-        "error id=%s step=%s type=%s record_index=%s: %s", error_id, dead.step, dead.error_type, request_index, dead.message
+        "error id=%s step=%s type=%s record_index=%s: %s", error_id, dead.step, dead.error_type, request_index, dead.message,
+        extra={"error_id": error_id},
     )
     return {"error": {"id": error_id, "step": dead.step, "type": dead.error_type, "message": dead.message}}
 

@@ -95,7 +95,8 @@ class InvokeEndpoint:
             raise HTTPProblem(503, "Overloaded", f"{exc}") from None
         except Exception as exc:  # noqa: BLE001 - answered as 500 with an id, logged with its traceback
             error_id = new_error_id()
-            logger.error("error id=%s: the batch failed: %s: %s", error_id, type(exc).__name__, exc, exc_info=exc)
+            logger.error("error id=%s: the batch failed: %s: %s", error_id, type(exc).__name__, exc, exc_info=exc,
+                         extra={"error_id": error_id})
             raise HTTPProblem(
                 500, "InternalError", "The backend failed on this request; see the server log for this id.", error_id
             ) from None

@@ -104,5 +104,6 @@ def failure_status(results: list[Any]) -> HTTPProblem | None:
     error_id = new_error_id()
     from packflow.runtime.serve.bodies import logger
 
-    logger.error("error id=%s step=%s type=%s record_index=%s: %s", error_id, dead.step, dead.error_type, index, dead.message)
+    logger.error("error id=%s step=%s type=%s record_index=%s: %s", error_id, dead.step, dead.error_type, index, dead.message,
+                 extra={"error_id": error_id})
     return HTTPProblem(500, dead.error_type, f"{where} failed in the model at step {dead.step}: {dead.message}{others}", error_id)

@@ -85,8 +85,12 @@ def run_worker(config: ServeConfig, sock: socket.socket) -> int:
         failure.append(exc)
         holder["server"].should_exit = True
 
+    from packflow.runtime import tracing
+    from packflow.runtime.serve.observed import observe_requests
+
+    tracing.install_from_env()  # --tracing / --metrics-exporter / --log-format json, inherited by every worker
     served = create_app(config, on_fatal=fatal)
-    app = wrap_app(served, config)
+    app = observe_requests(wrap_app(served, config))
     install_key_reload(app)
     uv_config = uvicorn.Config(
         app, lifespan="on", **uvicorn_ssl_options(config), **uvicorn_log_options(), log_level=config.log_level.lower(), access_log=config.access_log,

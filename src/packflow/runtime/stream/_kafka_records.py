@@ -106,6 +106,16 @@ def _as_received(received: Any, _source: Any) -> Any:
     return items[index] if type(items) is list and index < len(items) else None
 
 
+def message_trace_parents(messages: list) -> list[str]:
+    """The W3C ``traceparent`` header of each message that carries one (docs/tracing.md)."""
+    found = []
+    for m in messages:
+        for key, value in m.headers() or ():
+            if key == "traceparent" and value:
+                found.append(value.decode("latin-1") if type(value) is bytes else str(value))
+    return found
+
+
 class MessageDecoder:
     """Turns a list of consumed messages into a :class:`Batch` (records aligned with their sources)."""
 

@@ -140,6 +140,10 @@ class Source(ABC):
         """Broker-side gauges for status and metrics, e.g. ``{"lag": 10, "pending": 64}``."""
         return {}
 
+    def trace_parents(self, batch: Batch) -> list[str]:
+        """The W3C ``traceparent`` values ``batch``'s entries carry (asked only when tracing is on)."""
+        return []
+
     def close(self) -> None:
         """Release connections."""
 

@@ -22,7 +22,8 @@ from packflow.runtime.codec import decode as _loads
 from packflow.runtime.codec import encode as dumps
 from packflow.runtime.stream.base import Rejected
 
-__all__ = ["DATA_FIELD", "decode_entry", "decode_packed_entry", "dumps", "only_dicts", "original_payload", "payload_bytes"]
+__all__ = ["DATA_FIELD", "decode_entry", "decode_packed_entry", "dumps", "field_value", "only_dicts", "original_payload",
+           "payload_bytes"]
 
 #: The field holding a JSON record (or, in batch input mode, a JSON array of records).
 DATA_FIELD = b"data"
@@ -96,6 +97,11 @@ def decode_packed_entry(fields: Any, field: bytes = DATA_FIELD) -> list[dict | R
             if type(record) is not dict:
                 records[i] = Rejected(record, f"item {i} of the array is a JSON {type(record).__name__}, not an object")
     return records
+
+
+def field_value(fields: Any, field: bytes) -> Any:
+    """The value of ``field`` in an entry's fields (pairs or a dict), None when absent."""
+    return _find(_as_pairs(fields), field) if fields else None
 
 
 def only_dicts(items: list) -> bool:

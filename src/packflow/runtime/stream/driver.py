@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from packflow.exceptions import PackflowError
+from packflow.runtime import tracing as _tracing
 from packflow.runtime.deadletter import DeadLetter
 from packflow.runtime.runner import Runner
 from packflow.runtime.stream.base import Batch, Rejected, Sink, SinkCounts, Source
@@ -169,15 +170,16 @@ class StreamDriver:
     # -- processing -----------------------------------------------------------------------------
 
     def _process(self, batch: Batch) -> list[Any]:
+        parents = self.source.trace_parents(batch) if _tracing.OBSERVER is not None else None
         if not batch.has_rejected and not batch.suspect:  # every record is a dict the source decoded
             clean, dead = self.runner.process_batch_counted(
-                batch.records, known_dicts=True, fresh=_fresh(batch, range(len(batch)))
+                batch.records, known_dicts=True, fresh=_fresh(batch, range(len(batch))), parents=parents
             )
             return self._as_received(batch, clean) if dead else clean
         records = batch.records
         keep = [i for i, r in enumerate(records) if type(r) is not Rejected]
         results: list[Any] = [None] * len(records)
-        for i, out in zip(keep, self._run_records(batch, keep)):
+        for i, out in zip(keep, self._run_records(batch, keep, parents)):
             results[i] = out
         self._as_received(batch, results)
         from packflow.runtime.codec import dead_letter  # lazily: the interface imports no JSON library
@@ -192,14 +194,14 @@ class StreamDriver:
             self.runner.record_dead_letter(step, count)
         return results
 
-    def _run_records(self, batch: Batch, keep: list[int]) -> list[Any]:
+    def _run_records(self, batch: Batch, keep: list[int], parents: list[str] | None) -> list[Any]:
         """The Runner's results for records ``keep``; a suspect batch one record per backend call."""
         run = self.runner.process_batch_counted
         if not batch.suspect:
-            return run([batch.records[i] for i in keep], known_dicts=True, fresh=_fresh(batch, keep))[0]
+            return run([batch.records[i] for i in keep], known_dicts=True, fresh=_fresh(batch, keep), parents=parents)[0]
         results: list[Any] = []
         for i in keep:
-            results.extend(run([batch.records[i]], known_dicts=True, fresh=_fresh(batch, [i]))[0])
+            results.extend(run([batch.records[i]], known_dicts=True, fresh=_fresh(batch, [i]), parents=parents)[0])
         return results
 
     @staticmethod

@@ -19,7 +19,7 @@ from typing import Any
 
 from packflow.runtime.stream._kafka import KafkaStartError, KafkaTransientError, ck, is_rebalance_error, raise_for
 from packflow.runtime.stream._kafka_deliveries import Tracked, format_mark
-from packflow.runtime.stream._kafka_records import MessageDecoder
+from packflow.runtime.stream._kafka_records import MessageDecoder, message_trace_parents
 from packflow.runtime.stream._kafka_sink import KafkaSink
 from packflow.runtime.stream.base import Batch, Rejected, Source
 
@@ -395,6 +395,10 @@ class KafkaSource(Source):
                 lag += max(high - tp.offset, 0)
         pending = len(self._open) if self._open is not None else 0
         return {"lag": lag, "pending": pending, "partitions": len(assignment), "paused": len(self.paused)}
+
+    def trace_parents(self, batch: Batch) -> list[str]:
+        """The ``traceparent`` header of each message of ``batch`` that has one (tracing on)."""
+        return message_trace_parents(batch.ack_ids)
 
 
 def _prune(batch: Batch, partitions: set[int]) -> int:

@@ -30,6 +30,7 @@ from packflow.runtime.stream.codec import (
     DATA_FIELD,
     decode_entry,
     decode_packed_entry,
+    field_value,
     only_dicts,
     original_payload,
 )
@@ -37,6 +38,8 @@ from packflow.runtime.stream.codec import (
 __all__ = ["RedisSink", "RedisSource", "StreamConnectionError", "connect", "refuse_loops"]
 
 log = logging.getLogger("packflow.stream")
+#: The entry field carrying a W3C trace context, next to ``data`` (``XADD in * data {...} traceparent 00-...``).
+TRACEPARENT_FIELD = b"traceparent"
 
 #: XACK the inputs (KEYS[1], group ARGV[1], ids ARGV[2..]) only if every written key (KEYS[2..])
 #: holds a stream: run after the batch's XADDs in one MULTI/EXEC, it acknowledges nothing when an
@@ -285,6 +288,20 @@ class RedisSource(Source):
             return
         keys = (self.stream, *unless_broken)
         pipe.execute_command("EVAL", GUARDED_XACK, len(keys), *keys, self.group, *batch.ack_ids)
+
+    def trace_parents(self, batch: Batch) -> list[str]:
+        """The ``traceparent`` field of each entry of ``batch`` that has one (tracing on; docs/tracing.md)."""
+        found: list[str] = []
+        last = None
+        for item in batch.received or ():
+            fields = item if self.packed else item[1]
+            if fields is last or not fields or type(fields) is Rejected:  # packed: one entry, many records
+                continue
+            last = fields
+            value = field_value(fields, TRACEPARENT_FIELD)
+            if value:
+                found.append(value.decode("latin-1") if type(value) is bytes else str(value))
+        return found
 
     def stats(self) -> dict[str, Any]:
         """``lag`` (entries not yet delivered to the group) and ``pending`` (delivered, unacknowledged)."""
