@@ -23,6 +23,7 @@ from opentelemetry.trace import StatusCode  # noqa: E402
 
 from packflow import InferenceBackend  # noqa: E402
 from packflow._logjson import JsonFormatter, set_span_source  # noqa: E402
+from packflow.runtime import metrics_vocab as vocab  # noqa: E402
 from packflow.runtime import Runner, is_dead_letter, tracing  # noqa: E402
 from packflow.runtime._otel import MAX_CALL_SPANS, OtelObserver  # noqa: E402
 
@@ -155,7 +156,7 @@ def test_submissions_merged_into_one_batch_link_both_ways(otel: Any) -> None:
     assert len(back) == len(batch.links)
 
 
-def test_otlp_metrics_use_the_prometheus_names(otel: Any) -> None:
+def test_otlp_metrics_are_the_vocabularys_common_families(otel: Any) -> None:
     _, reader = otel
     records = [{"x": i} for i in range(4)]
     records[1]["poison"] = True
@@ -165,8 +166,12 @@ def test_otlp_metrics_use_the_prometheus_names(otel: Any) -> None:
     runner.record_dead_letter("decode", 2)
     data = reader.get_metrics_data()
     points = {m.name: m.data.data_points for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
-    records_by_outcome = {p.attributes["outcome"]: p.value for p in points["packflow_records"]}
-    assert records_by_outcome == {"ok": 3, "dead_letter": 3}
+    (received,) = points["packflow_records"]  # as on /metrics: every record received, no outcome label
+    assert received.value == 6 and received.attributes == {"backend": "demo", "version": "2"}
+    (calls,) = points["packflow_backend_calls"]
+    assert calls.value == runner.snapshot().backend_calls > 1  # isolation's extra calls are counted
+    described = {m.name: m.description for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    assert described == {m.name: m.help for m in vocab.METRICS if m.name in described}
     assert {p.attributes["step"]: p.value for p in points["packflow_dead_letters"]} == {"execute": 1, "decode": 2}
     (size,) = points["packflow_batch_size"]
     assert size.count == 1 and size.sum == 4 and size.attributes == {"backend": "demo", "version": "2"}
