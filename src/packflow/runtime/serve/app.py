@@ -64,9 +64,11 @@ class ServeApp:
 
         self.state.start_loading(self._configure_runner, failed)
         grpc_server = await self._start_grpc()
+        reports = asyncio.ensure_future(self.state.keep_published())  # with several workers only
         try:
             yield
         finally:
+            reports.cancel()
             if grpc_server is not None:
                 await grpc_server.stop(self.state.config.graceful_timeout_s)
             await self._drain()

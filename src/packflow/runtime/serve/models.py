@@ -27,6 +27,7 @@ from packflow.loaders.target import Target, resolve_target
 from packflow.runtime.serve.config import ServeConfig
 from packflow.runtime.serve.openapi import build_openapi
 from packflow.runtime.serve.protocols import protocol_routes
+from packflow.runtime.serve.readiness import worker_readiness
 from packflow.runtime.serve.served import ServedModel
 from packflow.runtime.serve.v2 import InferEndpoint
 
@@ -76,8 +77,9 @@ class MultiModelApp:
         registry = pc.CollectorRegistry()
         sub_config = dataclasses.replace(config, grpc_port=None)  # one gRPC server, for all models
         self.apps = {}
+        peers = worker_readiness(config.workers, config.ready_timeout_s)  # one report per worker, for all models
         for target in targets:
-            state = BackendState(sub_config, target)
+            state = BackendState(sub_config, target, peers)
             self.apps[target.name] = ServeApp(state, ServeMetrics(target.name, target.version, registry), on_fatal)
         self.models: dict[str, ServedModel] = {name: app.models[name] for name, app in self.apps.items()}
         self.state = AllStates(config, [app.state for app in self.apps.values()])
