@@ -21,7 +21,9 @@ from packflow.runtime.serve.config import ServeConfig
 from packflow.runtime.serve.metrics import ServeMetrics
 from packflow.runtime.serve.openapi import OpenAPIDocument
 from packflow.runtime.serve.protocols import protocol_routes
-from packflow.runtime.serve.served import CheckedInvokeEndpoint, ServedModel
+from packflow.runtime.serve.invoke import InvokeEndpoint
+from packflow.runtime.serve.request_path import RequestPath
+from packflow.runtime.serve.served import ServedModel
 from packflow.runtime.serve.state import BackendState
 from packflow.runtime.serve.v2 import InferEndpoint
 from packflow.runtime.serve.status import render_status_page
@@ -39,8 +41,9 @@ class ServeApp:
         self.state = state
         self.metrics = metrics
         self.on_fatal = on_fatal
-        self.invoke = CheckedInvokeEndpoint(state, metrics)
-        self.models = {state.name: ServedModel(state, metrics, self.invoke)}
+        self.path = RequestPath(state)
+        self.invoke = InvokeEndpoint(self.path, metrics)
+        self.models = {state.name: ServedModel(state, metrics, self.path, self.invoke)}
         self.infer = InferEndpoint(self.models, state.config.max_body_bytes)
         self.starlette = Starlette(routes=_routes(self), lifespan=lambda _app: self.lifespan())
 
@@ -107,7 +110,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def _routes(app: ServeApp) -> list[Route]:
     state, metrics = app.state, app.metrics
-    openapi = OpenAPIDocument(state.name, state.version, app.invoke.schemas)
+    openapi = OpenAPIDocument(state.name, state.version, app.path.schemas)
 
     async def live(_: Request) -> Response:
         return _json({"status": "live"})

@@ -1,7 +1,7 @@
 """Open Inference Protocol ("V2") over REST: health, metadata, readiness and inference routes.
 
 Inference is an adapter over the one request path: tensors → records (one field per input
-tensor, one record per row) → :meth:`ServedModel.infer` → records → tensors. Errors use the
+tensor, one record per row) → :meth:`RequestPath.submit_records` → records → tensors. Errors use the
 protocol's ``{"error": "..."}`` body: 400 for a malformed request, 404 for an unknown model or
 version, 422 when a record is invalid (schema or input errors), 500 when the model failed
 (with an id logged with the cause), 503/504 when not ready, overloaded or too slow.
@@ -19,7 +19,8 @@ from starlette.routing import Route
 
 from packflow._version import __version__
 from packflow.runtime.serve.bodies import ClientDisconnected, HTTPProblem, read_body
-from packflow.runtime.serve.served import ServedModel, failure_status
+from packflow.runtime.serve.request_path import all_outputs
+from packflow.runtime.serve.served import ServedModel
 from packflow.runtime.serve.tensors import TensorError, columns_from_records, records_from_columns
 from packflow.runtime.serve.v2_binary import InferRequest, encode_infer_response, header_length, parse_infer_request
 
@@ -130,10 +131,7 @@ class InferEndpoint:
             records = records_from_columns(request.columns)
         except TensorError as exc:
             raise HTTPProblem(400, "InvalidTensor", str(exc)) from None
-        results = await model.infer(records) if records else []
-        problem = failure_status(results)
-        if problem is not None:
-            raise problem
+        results = all_outputs(await model.path.submit_records(records))
         return _respond(model, request, results)
 
 
