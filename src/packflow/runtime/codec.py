@@ -76,7 +76,14 @@ def _finite_float(text: str) -> float:
 _STDLIB_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
 
 
+#: Maps every ASCII digit to "0" and every other byte to " ": a run of 19 digits becomes b"0" * 19.
+_DIGITS_TO_ZERO = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_LONG_RUN = b"0" * 19
+
+
 def _has_long_digits(data: Any) -> bool:
+    if type(data) is bytes:  # translate + substring search: several times faster than the regex
+        return _LONG_RUN in data.translate(_DIGITS_TO_ZERO)
     pattern = _LONG_DIGITS_TEXT if isinstance(data, str) else _LONG_DIGITS
     return pattern.search(data) is not None
 

@@ -59,6 +59,8 @@ class Column:
         """The elements in row-major order (the JSON ``data`` of the tensor)."""
         if len(self.shape) == 1:
             return self.values
+        if len(self.shape) == 2:  # rows already hold elements of the column's type: no numpy round trip
+            return [value for row in self.values for value in row]
         if self.datatype == "BYTES":
             return np.asarray(self.values, dtype=object).reshape(-1).tolist()
         return np.asarray(self.values).reshape(-1).tolist()

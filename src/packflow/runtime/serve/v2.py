@@ -22,6 +22,7 @@ from packflow.runtime.serve.bodies import ClientDisconnected, HTTPProblem, read_
 from packflow.runtime.serve.request_path import all_outputs
 from packflow.runtime.serve.served import ServedModel
 from packflow.runtime.serve.tensors import TensorError, columns_from_records, records_from_columns
+from packflow.runtime.serve.v2_json import outputs_from_record
 from packflow.runtime.serve.v2_binary import InferRequest, encode_infer_response, header_length, parse_infer_request
 
 __all__ = ["EXTENSIONS", "find_model", "model_metadata", "problem_text", "server_metadata", "v2_routes"]
@@ -128,7 +129,7 @@ class InferEndpoint:
         body = await read_body(receive, scope["headers"], self.limit)
         try:
             request = parse_infer_request(body, header_length(scope["headers"]))
-            records = records_from_columns(request.columns)
+            records = request.records if request.records is not None else records_from_columns(request.columns)
         except TensorError as exc:
             raise HTTPProblem(400, "InvalidTensor", str(exc)) from None
         results = all_outputs(await model.path.submit_records(records))
@@ -137,17 +138,22 @@ class InferEndpoint:
 
 def _respond(model: ServedModel, request: InferRequest, results: list[dict]) -> tuple[int, bytes, int | None]:
     schema = model.schema()
+    declared = schema.output_types if schema else {}
+    head: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
+    if request.request_id is not None:
+        head["id"] = request.request_id
+    if len(results) == 1 and request.outputs is None and not (request.binary or request.binary_all):
+        plain = outputs_from_record(results[0], declared)  # the hot path: one plain record back as JSON
+        if plain is not None:
+            return 200, orjson.dumps({**head, "outputs": plain}), None
     if request.outputs is not None and results:
         unknown = [name for name in request.outputs if name not in results[0]]
         if unknown:
             raise HTTPProblem(400, "UnknownOutput", f"The model has no output {unknown[0]!r}; its outputs are {sorted(results[0])}.")
     try:
-        columns = columns_from_records(results, request.outputs, schema.output_types if schema else {})
+        columns = columns_from_records(results, request.outputs, declared)
     except KeyError as exc:
         raise HTTPProblem(500, "OutputError", f"The model's outputs cannot form tensors: {exc.args[0]}.") from None
-    head: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
-    if request.request_id is not None:
-        head["id"] = request.request_id
     body, json_length = encode_infer_response(head, columns, request)
     return 200, body, json_length
 

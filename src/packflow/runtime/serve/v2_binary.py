@@ -24,6 +24,7 @@ from packflow.runtime.serve.tensors import (
     flat_from_raw,
     raw_from_column,
 )
+from packflow.runtime.serve.v2_json import records_from_inputs
 
 __all__ = ["InferRequest", "encode_infer_response", "parse_infer_request"]
 
@@ -36,6 +37,8 @@ class InferRequest:
 
     columns: list[Column]
     request_id: str | None = None
+    #: The records, when the plain-JSON fast path read them (:mod:`.v2_json`); else from ``columns``.
+    records: list[dict[str, Any]] | None = None
     outputs: list[str] | None = None
     binary: set[str] = field(default_factory=set)
     binary_all: bool = False
@@ -64,6 +67,10 @@ def parse_infer_request(body: bytes, json_length: int | None) -> InferRequest:
     inputs = header.get("inputs")
     if not isinstance(inputs, list):
         raise TensorError('The request has no "inputs" array; send {"inputs": [{"name", "datatype", "shape", "data"}]}.')
+    if json_length is None and (records := records_from_inputs(inputs)) is not None:
+        request = InferRequest([], _request_id(header), records)
+        _read_outputs(header, request)
+        return request
     binary = memoryview(body)[json_length:] if json_length is not None else memoryview(b"")
     columns, used = [], 0
     for index, spec in enumerate(inputs):

@@ -1,0 +1,94 @@
+"""The hot path of V2 JSON tensors: plain inputs straight to records, plain records straight to outputs.
+
+Most online requests are a few records whose fields are numbers, booleans, strings or flat lists
+of them. For those, building :class:`~packflow.runtime.serve.tensors.Column` objects (with their
+general checks, numpy reshapes and datatype inference) costs more than the rest of the request.
+These two functions handle exactly that plain case, without numpy and with one pass over each
+tensor, and answer ``None`` for anything else, which then takes the general path of
+:mod:`.tensors` (where every error message lives). On the inputs they accept, both give what
+the general path gives (``tests/serve/test_v2_json.py`` checks it property by property).
+
+Plain input: an object with ``name``, ``datatype`` (``BOOL``, ``INT64``, ``FP64`` or ``BYTES``),
+``shape`` ``[N]`` or ``[N, K]`` and ``data`` with N·K well-typed elements (and no parameters).
+Plain output: one record whose values are JSON scalars (``bool``, ``int`` in int64, ``float``,
+``str``) or non-empty lists of one such type, matching the declared datatypes where declared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["outputs_from_record", "records_from_inputs"]
+
+_ALLOWED: dict[Any, frozenset[type]] = {
+    "BOOL": frozenset({bool}), "INT64": frozenset({int}), "FP64": frozenset({float, int}), "BYTES": frozenset({str}),
+}
+_KINDS = {bool: "BOOL", int: "INT64", float: "FP64", str: "BYTES"}
+_NO_PARAMETERS: tuple[Any, ...] = (None, {})
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def records_from_inputs(inputs: list[Any]) -> list[dict[str, Any]] | None:
+    """The records of plain JSON input tensors, or None when any input is not plain."""
+    names: list[str] = []
+    columns: list[list[Any]] = []
+    count = -1
+    for spec in inputs:
+        plain = _plain_input(spec)
+        if plain is None or (count >= 0 and len(plain) != count):
+            return None
+        count = len(plain)
+        names.append(spec["name"])
+        columns.append(plain)
+    if count < 0 or len(set(names)) != len(names):
+        return None
+    if count == 1:
+        return [{name: column[0] for name, column in zip(names, columns)}]
+    return [dict(zip(names, row)) for row in zip(*columns)]
+
+
+def _plain_input(spec: Any) -> list[Any] | None:
+    """One value per record (a scalar, or a list for shape [N, K]), or None when ``spec`` is not plain."""
+    if type(spec) is not dict or (len(spec) != 4 and (len(spec) != 5 or spec.get("parameters") not in _NO_PARAMETERS)):
+        return None
+    name, datatype, shape, data = spec.get("name"), spec.get("datatype"), spec.get("shape"), spec.get("data")
+    allowed = _ALLOWED.get(datatype)
+    if allowed is None or type(name) is not str or type(shape) is not list or type(data) is not list:
+        return None
+    if len(data) == 1:
+        if type(data[0]) not in allowed:
+            return None
+    elif not set(map(type, data)) <= allowed:
+        return None
+    if datatype == "INT64" and data and not (_INT64[0] <= min(data) and max(data) <= _INT64[1]):
+        return None
+    if datatype == "FP64" and int in set(map(type, data)):
+        data = [float(v) for v in data]
+    if len(shape) == 1:
+        return data if shape[0] == len(data) and type(shape[0]) is int else None
+    if len(shape) == 2 and type(shape[0]) is int and type(shape[1]) is int and shape[1] > 0 and shape[0] * shape[1] == len(data):
+        width = shape[1]
+        return [data[i : i + width] for i in range(0, len(data), width)]
+    return None
+
+
+def outputs_from_record(record: dict[str, Any], declared: dict[str, str]) -> list[dict[str, Any]] | None:
+    """The V2 output tensors of one plain output record (one per field, in order), or None when it is not plain."""
+    outputs = []
+    for name, value in record.items():
+        kind = _KINDS.get(type(value))
+        if kind is not None:
+            shape, data = [1], [value]
+        elif type(value) is list and value and (kind := _KINDS.get(type(value[0]))) is not None:
+            first = type(value[0])
+            if not all(type(v) is first for v in value):
+                return None
+            shape, data = [1, len(value)], value
+        else:
+            return None
+        if kind == "INT64" and not (_INT64[0] <= min(data) and max(data) <= _INT64[1]):
+            return None
+        if declared.get(name, kind) != kind:
+            return None
+        outputs.append({"name": name, "datatype": kind, "shape": shape, "data": data})
+    return outputs

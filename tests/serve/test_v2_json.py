@@ -1,0 +1,122 @@
+"""The V2 JSON fast path gives exactly what the general tensor path gives, on every input it accepts."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from packflow.runtime.serve import v2_binary
+from packflow.runtime.serve.tensors import TensorError, columns_from_records, records_from_columns
+from packflow.runtime.serve.v2_json import outputs_from_record, records_from_inputs
+
+INT64 = st.integers(-(2**63), 2**63 - 1)
+ELEMENTS = {
+    "BOOL": st.booleans(),
+    "INT64": INT64 | st.integers(2**63, 2**64 - 1),  # past int64: not plain
+    "FP64": st.floats(allow_nan=False, allow_infinity=False) | INT64,  # ints in FP64 become floats
+    "BYTES": st.text(max_size=5),
+    "INT32": st.integers(-5, 5),  # not a plain datatype
+}
+ANY_ELEMENT = st.one_of(*ELEMENTS.values(), st.none())
+
+
+@st.composite
+def input_spec(draw, name: str, count: int):
+    datatype = draw(st.sampled_from(sorted(ELEMENTS)))
+    shape = draw(st.sampled_from([[count], [count, 1], [count, 3], [count, 0], [count, 2, 1], [True], [count + 1]]))
+    size = 1
+    for axis in shape:
+        size *= axis
+    element = ELEMENTS[datatype] if draw(st.booleans()) else ANY_ELEMENT  # sometimes a mistyped element
+    spec = {"name": name, "datatype": datatype, "shape": shape, "data": draw(st.lists(element, min_size=size, max_size=size))}
+    extra = draw(st.sampled_from([None, "parameters-empty", "parameters-binary", "unknown-key", "no-data"]))
+    if extra == "parameters-empty":
+        spec["parameters"] = {}
+    elif extra == "parameters-binary":
+        spec["parameters"] = {"binary_data_size": 0}
+    elif extra == "unknown-key":
+        spec["comment"] = "x"
+    elif extra == "no-data":
+        del spec["data"]
+    return spec
+
+
+@st.composite
+def inputs(draw):
+    count = draw(st.integers(0, 3))
+    names = draw(st.lists(st.sampled_from("abcd"), min_size=0, max_size=4))  # repeats are not plain
+    return [draw(input_spec(name, count)) for name in names]
+
+
+def general_records(specs) -> list | None:
+    """The general path's records for ``specs`` (None when it refuses them)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(v2_binary, "records_from_inputs", lambda _inputs: None)
+        try:
+            request = v2_binary.parse_infer_request(orjson.dumps({"inputs": specs}), None)
+            return records_from_columns(request.columns)
+        except TensorError:
+            return None
+
+
+def typed(value):
+    """``value`` with every element's type spelled out (so 1 and 1.0 and True differ)."""
+    if type(value) is list:
+        return [typed(v) for v in value]
+    if type(value) is dict:
+        return {k: typed(v) for k, v in value.items()}
+    return (type(value).__name__, value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(inputs())
+def test_plain_inputs_read_like_the_general_path_and_anything_else_is_left_to_it(specs):
+    fast = records_from_inputs(specs)
+    if fast is not None:
+        assert typed(fast) == typed(general_records(specs))
+
+
+def test_the_common_request_takes_the_fast_path():
+    specs = [
+        {"name": "id", "datatype": "INT64", "shape": [2], "data": [1, 2]},
+        {"name": "score", "datatype": "FP64", "shape": [2], "data": [0.5, 1]},
+        {"name": "tags", "datatype": "BYTES", "shape": [2, 2], "data": ["a", "b", "c", "d"], "parameters": {}},
+    ]
+    assert typed(records_from_inputs(specs)) == typed(
+        [{"id": 1, "score": 0.5, "tags": ["a", "b"]}, {"id": 2, "score": 1.0, "tags": ["c", "d"]}]
+    )
+
+
+OUTPUT_VALUES = st.one_of(
+    *(ELEMENTS[k] for k in ("BOOL", "INT64", "FP64", "BYTES")),
+    st.lists(st.one_of(st.booleans(), INT64, st.floats(allow_nan=False), st.text(max_size=3)), max_size=3),
+    st.lists(INT64, min_size=1, max_size=3), st.lists(st.text(max_size=3), min_size=1, max_size=3),
+    st.none(), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
+
+
+def general_outputs(record: dict, declared: dict) -> bytes | None:
+    try:
+        columns = columns_from_records([record], None, declared)
+    except (KeyError, TensorError):
+        return None
+    return orjson.dumps([{"name": c.name, "datatype": c.datatype, "shape": c.shape, "data": c.flat()} for c in columns])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from("wxyz"), OUTPUT_VALUES, max_size=4),
+    st.dictionaries(st.sampled_from("wxyz"), st.sampled_from(["BOOL", "INT64", "INT32", "FP64", "FP32", "BYTES"]), max_size=2),
+)
+def test_plain_output_records_encode_like_the_general_path(record, declared):
+    fast = outputs_from_record(record, declared)
+    if fast is not None:
+        assert orjson.dumps(fast) == general_outputs(record, declared)
+
+
+@pytest.mark.parametrize("record", [{"s": 1.5, "n": 3, "ok": True, "t": "x", "v": [1, 2]}, {"v": [0.5, 2.5], "t": ["a"]}])
+def test_the_common_output_records_take_the_fast_path(record):
+    assert outputs_from_record(record, {}) is not None
+    assert orjson.dumps(outputs_from_record(record, {})) == general_outputs(record, {})
