@@ -49,27 +49,41 @@ def records_from_inputs(inputs: list[Any]) -> list[dict[str, Any]] | None:
 
 def _plain_input(spec: Any) -> list[Any] | None:
     """One value per record (a scalar, or a list for shape [N, K]), or None when ``spec`` is not plain."""
+    try:
+        name, datatype, shape, data = spec["name"], spec["datatype"], spec["shape"], spec["data"]
+    except (KeyError, TypeError, IndexError):
+        return None
     if type(spec) is not dict or (len(spec) != 4 and (len(spec) != 5 or spec.get("parameters") not in _NO_PARAMETERS)):
         return None
-    name, datatype, shape, data = spec.get("name"), spec.get("datatype"), spec.get("shape"), spec.get("data")
-    allowed = _ALLOWED.get(datatype)
+    allowed = _ALLOWED.get(datatype) if type(datatype) is str else None
     if allowed is None or type(name) is not str or type(shape) is not list or type(data) is not list:
         return None
-    if len(data) == 1:
-        if type(data[0]) not in allowed:
-            return None
-    elif not set(map(type, data)) <= allowed:
+    data = _typed(data, allowed, datatype)
+    if data is None:
         return None
-    if datatype == "INT64" and data and not (_INT64[0] <= min(data) and max(data) <= _INT64[1]):
-        return None
-    if datatype == "FP64" and int in set(map(type, data)):
-        data = [float(v) for v in data]
     if len(shape) == 1:
         return data if shape[0] == len(data) and type(shape[0]) is int else None
     if len(shape) == 2 and type(shape[0]) is int and type(shape[1]) is int and shape[1] > 0 and shape[0] * shape[1] == len(data):
         width = shape[1]
         return [data[i : i + width] for i in range(0, len(data), width)]
     return None
+
+
+def _typed(data: list[Any], allowed: frozenset[type], datatype: str) -> list[Any] | None:
+    """``data`` with FP64 integers as floats, or None when an element does not fit ``datatype``."""
+    if len(data) == 1:  # one record, one element: the common tensor, decided without a set
+        kinds: Any = (type(data[0]),)
+        if kinds[0] not in allowed:
+            return None
+    else:
+        kinds = set(map(type, data))
+        if not kinds <= allowed:
+            return None
+    if int not in kinds:
+        return data
+    if datatype == "FP64":
+        return [float(v) for v in data]
+    return data if _INT64[0] <= min(data) and max(data) <= _INT64[1] else None
 
 
 def outputs_from_record(record: dict[str, Any], declared: dict[str, str]) -> list[dict[str, Any]] | None:
