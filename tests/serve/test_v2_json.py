@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from packflow.runtime.serve import v2_binary
@@ -120,3 +120,62 @@ def test_plain_output_records_encode_like_the_general_path(record, declared):
 def test_the_common_output_records_take_the_fast_path(record):
     assert outputs_from_record(record, {}) is not None
     assert orjson.dumps(outputs_from_record(record, {})) == general_outputs(record, {})
+
+
+class Model:
+    """What ``v2._respond`` reads of a served model."""
+
+    name, version = "m", "1"
+
+    def __init__(self, declared: dict) -> None:
+        self.declared = declared
+
+    def schema(self):
+        return type("Schema", (), {"output_types": self.declared})()
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from("wxyz"), OUTPUT_VALUES, min_size=1, max_size=4),
+    st.dictionaries(st.sampled_from("wxyz"), st.sampled_from(["BOOL", "INT64", "FP64", "BYTES"]), max_size=2),
+    st.none() | st.lists(st.sampled_from("wxyz"), max_size=3),
+    st.sets(st.sampled_from("wxyz")),
+    st.booleans(),
+)
+@example({"w": 1}, {}, ["w", "w"], {"w"}, False)  # an output named twice, binary
+def test_responses_of_the_fast_path_are_byte_for_byte_those_of_the_general_path(record, declared, outputs, binary, binary_all):
+    """Named outputs (or all), each binary or JSON: the same body and the same JSON header length."""
+    from packflow.runtime.serve import v2
+    from packflow.runtime.serve.bodies import HTTPProblem
+    from packflow.runtime.serve.v2_binary import InferRequest
+
+    def respond():
+        request = InferRequest([], "r1", [record], outputs=outputs, binary=set(binary), binary_all=binary_all)
+        try:
+            return v2._respond(Model(declared), request, [record])
+        except HTTPProblem as problem:
+            return problem.status, problem.message
+
+    fast = respond()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(v2, "outputs_from_record", lambda _record, _declared: None)
+        assert fast == respond()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["BOOL", "INT64", "FP64"]).flatmap(
+    lambda datatype: st.tuples(st.just(datatype), st.binary(min_size=0, max_size=80))))
+def test_few_element_raw_tensors_read_as_numpy_reads_them(case):
+    import numpy as np
+
+    from packflow.runtime.serve.tensors import NUMPY_TYPES, flat_from_raw, raw_from_flat
+
+    datatype, raw = case
+    itemsize = NUMPY_TYPES[datatype].itemsize
+    raw = raw[: len(raw) // itemsize * itemsize]
+    values = flat_from_raw("x", datatype, [len(raw) // itemsize], raw)
+    expected = np.frombuffer(raw, dtype=NUMPY_TYPES[datatype]).tolist()
+    assert orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY) == orjson.dumps(expected)
+    assert [type(v) for v in values] == [type(v) for v in expected]
+    canonical = np.asarray(values, dtype=NUMPY_TYPES[datatype]).tobytes()
+    assert raw_from_flat(datatype, values) == canonical  # and written back as numpy writes them

@@ -14,6 +14,7 @@ so a record is the same whatever protocol brought it. Pure module: used by REST 
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -40,6 +41,9 @@ _ALLOWED: dict[str, set[type]] = {name: {bool} if name == "BOOL" else {int} if n
 _ALLOWED["BYTES"] = {str}
 _INT64 = (-(2**63), 2**63 - 1)
 _ONE = {bool: "BOOL", int: "INT64", float: "FP64", str: "BYTES"}
+#: ``struct`` codes of the datatypes whose few-element tensors skip numpy (same bytes, same values).
+_STRUCT_CODES = {"BOOL": "?", "INT64": "q", "FP64": "d"}
+_STRUCT_MAX = 64
 
 
 class TensorError(InputError):
@@ -319,6 +323,8 @@ def flat_from_raw(name: str, datatype: str, shape: list[int], raw: bytes | memor
             f"Input {name!r} has {len(raw)} bytes of binary data; shape {shape} of {datatype} needs "
             f"{size * dtype.itemsize}."
         )
+    if datatype in _STRUCT_CODES and size <= _STRUCT_MAX:  # a few elements: struct beats a numpy round trip
+        return list(struct.unpack(f"<{size}{_STRUCT_CODES[datatype]}", raw))
     return np.frombuffer(raw, dtype=dtype).tolist()
 
 
@@ -344,11 +350,18 @@ def _texts_from_raw(name: str, raw: bytes | memoryview, size: int) -> list[str]:
 
 def raw_from_column(column: Column) -> bytes:
     """The column's elements as raw little-endian bytes (the form ``raw_from_flat`` reads)."""
-    if column.datatype == "BYTES":
-        parts = []
-        for text in column.flat():
-            data = text.encode("utf-8")
-            parts.append(len(data).to_bytes(4, "little"))
-            parts.append(data)
-        return b"".join(parts)
+    if column.datatype == "BYTES" or (column.datatype in _STRUCT_CODES and len(column.shape) <= 2):
+        return raw_from_flat(column.datatype, column.flat())
     return np.asarray(column.values, dtype=NUMPY_TYPES[column.datatype]).tobytes()
+
+
+def raw_from_flat(datatype: str, flat: list[Any]) -> bytes:
+    """Row-major elements of a ``BYTES``, ``BOOL``, ``INT64`` or ``FP64`` tensor as raw little-endian bytes."""
+    if datatype != "BYTES":
+        return struct.pack(f"<{len(flat)}{_STRUCT_CODES[datatype]}", *flat)
+    parts = []
+    for text in flat:
+        data = text.encode("utf-8")
+        parts.append(len(data).to_bytes(4, "little"))
+        parts.append(data)
+    return b"".join(parts)

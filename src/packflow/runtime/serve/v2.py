@@ -23,7 +23,13 @@ from packflow.runtime.serve.request_path import all_outputs
 from packflow.runtime.serve.served import ServedModel
 from packflow.runtime.serve.tensors import TensorError, columns_from_records, records_from_columns
 from packflow.runtime.serve.v2_json import outputs_from_record
-from packflow.runtime.serve.v2_binary import InferRequest, encode_infer_response, header_length, parse_infer_request
+from packflow.runtime.serve.v2_binary import (
+    InferRequest,
+    encode_infer_response,
+    encode_plain_response,
+    header_length,
+    parse_infer_request,
+)
 
 __all__ = ["EXTENSIONS", "find_model", "model_metadata", "problem_text", "server_metadata", "v2_routes"]
 
@@ -142,10 +148,27 @@ def _respond(model: ServedModel, request: InferRequest, results: list[dict]) -> 
     head: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
     if request.request_id is not None:
         head["id"] = request.request_id
-    if len(results) == 1 and request.outputs is None and not (request.binary or request.binary_all):
-        plain = outputs_from_record(results[0], declared)  # the hot path: one plain record back as JSON
-        if plain is not None:
-            return 200, orjson.dumps({**head, "outputs": plain}), None
+    plain = _plain_outputs(results, request, declared)
+    if plain is not None:  # the hot path
+        return (200, *encode_plain_response(head, plain, request))
+    return _respond_columns(head, request, results, declared)
+
+
+def _plain_outputs(results: list[dict], request: InferRequest, declared: dict[str, str]) -> list[dict[str, Any]] | None:
+    """The output entries of one plain record (the requested ones, each named once), else None: the general path."""
+    plain = outputs_from_record(results[0], declared) if len(results) == 1 else None
+    if plain is None or request.outputs is None:
+        return plain
+    by_name = {entry["name"]: entry for entry in plain}
+    if len(set(request.outputs)) != len(request.outputs) or not all(name in by_name for name in request.outputs):
+        return None
+    return [by_name[name] for name in request.outputs]
+
+
+def _respond_columns(
+    head: dict[str, Any], request: InferRequest, results: list[dict], declared: dict[str, str]
+) -> tuple[int, bytes, int | None]:
+    """The general path: output columns (datatypes inferred or declared), then the response body."""
     if request.outputs is not None and results:
         unknown = [name for name in request.outputs if name not in results[0]]
         if unknown:

@@ -23,10 +23,11 @@ from packflow.runtime.serve.tensors import (
     column_from_flat,
     flat_from_raw,
     raw_from_column,
+    raw_from_flat,
 )
 from packflow.runtime.serve.v2_json import records_from_inputs
 
-__all__ = ["InferRequest", "encode_infer_response", "parse_infer_request"]
+__all__ = ["InferRequest", "encode_infer_response", "encode_plain_response", "parse_infer_request"]
 
 HEADER_LENGTH = b"inference-header-content-length"
 
@@ -148,6 +149,20 @@ def encode_infer_response(head: dict[str, Any], columns: list[Column], request: 
         else:
             entry["data"] = column.flat()
         outputs.append(entry)
+    header = orjson.dumps({**head, "outputs": outputs})
+    if not chunks:
+        return header, None
+    return header + b"".join(chunks), len(header)
+
+
+def encode_plain_response(head: dict[str, Any], outputs: list[dict[str, Any]], request: InferRequest) -> tuple[bytes, int | None]:
+    """Like :func:`encode_infer_response`, for the output entries of :func:`.v2_json.outputs_from_record`."""
+    chunks = []
+    for entry in outputs:
+        if request.binary_all or entry["name"] in request.binary:
+            raw = raw_from_flat(entry["datatype"], entry.pop("data"))
+            entry["parameters"] = {"binary_data_size": len(raw)}
+            chunks.append(raw)
     header = orjson.dumps({**head, "outputs": outputs})
     if not chunks:
         return header, None
