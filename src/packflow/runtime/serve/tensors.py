@@ -113,7 +113,7 @@ def check_json_data(name: str, datatype: str, data: Any) -> list[Any]:
     if type(data) is not list:
         raise TensorError(f"Input {name!r} has data {_short(data)}; give a JSON array of elements.")
     if len(data) == 1 and type(data[0]) in allowed and datatype not in _BOUNDS:  # one record, one element
-        return [float(data[0])] if datatype[0] == "F" else data
+        return _floats(name, datatype, data) if datatype[0] == "F" else data
     kinds = set(map(type, data))
     flat = data
     if list in kinds:
@@ -126,8 +126,16 @@ def check_json_data(name: str, datatype: str, data: Any) -> list[Any]:
     if not ok:
         raise TensorError(f"Input {name!r} of datatype {datatype} holds {_describe(kinds, flat)}; send {_expected(datatype)}.")
     if int in kinds and datatype[0] == "F":
-        flat = [float(v) for v in flat]
+        flat = _floats(name, datatype, flat)
     return flat
+
+
+def _floats(name: str, datatype: str, values: list[Any]) -> list[float]:
+    try:
+        return [float(v) for v in values]
+    except OverflowError:  # an integer of hundreds of digits (the codec reads wide integers exactly)
+        raise TensorError(f"Input {name!r} of datatype {datatype} holds an integer too large for a float; "
+                          "send numbers of magnitude below 1.8e308.") from None
 
 
 def records_from_columns(columns: list[Column]) -> list[dict[str, Any]]:

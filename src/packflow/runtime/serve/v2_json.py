@@ -82,7 +82,10 @@ def _typed(data: list[Any], allowed: frozenset[type], datatype: str) -> list[Any
     if int not in kinds:
         return data
     if datatype == "FP64":
-        return [float(v) for v in data]
+        try:
+            return [float(v) for v in data]
+        except OverflowError:  # too large for a float: the general path says so
+            return None
     return data if _INT64[0] <= min(data) and max(data) <= _INT64[1] else None
 
 
