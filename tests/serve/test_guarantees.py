@@ -133,7 +133,7 @@ def test_max_wait_ms_must_be_finite(value):
 
 
 def _worker_pid(server) -> str:
-    return server.request("GET", "/")[1].split("worker pid ")[1].split("<")[0]
+    return str(server.request("GET", "/")[1]["pid"])
 
 
 def test_with_two_workers_a_record_that_kills_its_process_fails_alone(start_server):

@@ -117,7 +117,7 @@ def test_workers_share_the_port_and_metrics_are_aggregated(start_server):
     pids = set()
     for i in range(40):  # a fresh connection each time: the kernel spreads them over the workers
         assert server.request("POST", "/invoke", {"i": i}) == (200, {"i": i})
-        pids.add(server.request("GET", "/")[1].split("worker pid ")[1].split("<")[0])
+        pids.add(server.request("GET", "/")[1]["pid"])
     _, text = server.request("GET", "/metrics")
     assert metric(text, "packflow_requests_total", outcome="ok") == 40
     assert metric(text, "packflow_records_total", outcome="ok") == 40

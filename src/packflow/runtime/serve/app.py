@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import os
 from typing import Any, AsyncIterator, Callable
 
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from packflow.loaders.target import Target
 from packflow.logger import get_logger
 from packflow.runtime.runner import Runner
 from packflow.runtime.serve.config import ServeConfig
+from packflow.runtime.serve.history import StatsHistory
 from packflow.runtime.serve.metrics import ServeMetrics
 from packflow.runtime.serve.openapi import OpenAPIDocument
 from packflow.runtime.serve.protocols import protocol_routes
@@ -26,7 +26,7 @@ from packflow.runtime.serve.request_path import RequestPath
 from packflow.runtime.serve.served import ServedModel
 from packflow.runtime.serve.state import BackendState
 from packflow.runtime.serve.v2 import InferEndpoint
-from packflow.runtime.serve.status import render_status_page
+from packflow.runtime.serve.status import StatusPage, stats_response, status_document
 
 __all__ = ["ServeApp", "create_app"]
 
@@ -45,7 +45,8 @@ class ServeApp:
         self.invoke = InvokeEndpoint(self.path, metrics)
         self.models = {state.name: ServedModel(state, metrics, self.path, self.invoke)}
         self.infer = InferEndpoint(self.models, state.config.max_body_bytes)
-        self.starlette = Starlette(routes=_routes(self), lifespan=lambda _app: self.lifespan())
+        self.history = StatsHistory({state.name: lambda: state.runner.snapshot().to_dict() if state.runner else None})
+        self.starlette = Starlette(routes=_routes(self), lifespan=lambda _app: self.history.running(self.lifespan()))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/invoke":
@@ -128,25 +129,23 @@ def _routes(app: ServeApp) -> list[Route]:
 
     async def stats(_: Request) -> Response:
         runner = state.runner
-        return _json(runner.snapshot().to_dict() if runner is not None else None)
+        return stats_response(runner.snapshot().to_dict() if runner is not None else None)
 
-    async def page(_: Request) -> Response:
+    async def describe() -> dict[str, Any]:
         ok, reason = await state.check_readiness()
-        runner = state.runner
-        snapshot = runner.snapshot().to_dict() if runner is not None else None
-        text = render_status_page(state.name, state.version, ok, reason, state.uptime_s(), snapshot, os.getpid())
-        return HTMLResponse(text)
+        return status_document({state.name: {"version": state.version, "ready": ok, "reason": reason}}, state.uptime_s())
 
     async def openapi_json(_: Request) -> Response:
         return Response(openapi.render(), media_type=_JSON)
 
     return [
         *protocol_routes(app.models, state.config.max_body_bytes),
-        Route("/", page, methods=["GET"]),
+        *StatusPage(describe).routes(),
         Route("/health/live", live, methods=["GET"]),
         Route("/health/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_text, methods=["GET"]),
         Route("/stats", stats, methods=["GET"]),
+        Route("/stats/history", app.history.endpoint, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
 

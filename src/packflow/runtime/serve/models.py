@@ -25,10 +25,12 @@ from starlette.routing import Route
 from packflow.exceptions import ConfigurationError
 from packflow.loaders.target import Target, resolve_target
 from packflow.runtime.serve.config import ServeConfig
+from packflow.runtime.serve.history import StatsHistory
 from packflow.runtime.serve.openapi import build_openapi
 from packflow.runtime.serve.protocols import protocol_routes
 from packflow.runtime.serve.readiness import worker_readiness
 from packflow.runtime.serve.served import ServedModel
+from packflow.runtime.serve.status import StatusPage, stats_response, status_document
 from packflow.runtime.serve.v2 import InferEndpoint
 
 __all__ = ["AllStates", "MultiModelApp", "parse_model_spec", "resolve_models"]
@@ -84,7 +86,8 @@ class MultiModelApp:
         self.models: dict[str, ServedModel] = {name: app.models[name] for name, app in self.apps.items()}
         self.state = AllStates(config, [app.state for app in self.apps.values()])
         self.infer = InferEndpoint(self.models, config.max_body_bytes)
-        self.starlette = Starlette(routes=self._routes(), lifespan=lambda _app: self.lifespan())
+        self.history = StatsHistory({name: _snapshot_of(app.state) for name, app in self.apps.items()})
+        self.starlette = Starlette(routes=self._routes(), lifespan=lambda _app: self.history.running(self.lifespan()))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and (params := self.infer.path_params(scope["path"])) is not None:
@@ -139,11 +142,12 @@ class MultiModelApp:
             return Response(body, media_type=content_type)
 
         async def stats(_: Request) -> Response:
-            return _json({n: a.state.runner.snapshot().to_dict() if a.state.runner else None for n, a in apps.items()})
+            return stats_response({n: a.state.runner.snapshot().to_dict() if a.state.runner else None for n, a in apps.items()})
 
-        async def models(_: Request) -> Response:
+        async def describe() -> dict[str, Any]:
             verdicts = {n: await a.state.check_readiness() for n, a in apps.items()}
-            return _json({n: {"ready": ok, "reason": why, "version": apps[n].state.version} for n, (ok, why) in verdicts.items()})
+            models = {n: {"version": apps[n].state.version, "ready": ok, "reason": why} for n, (ok, why) in verdicts.items()}
+            return status_document(models, first.state.uptime_s())
 
         async def invoke(_: Request) -> Response:
             message = f"This server serves several models ({names}); POST /models/{{name}}/invoke instead."
@@ -155,12 +159,13 @@ class MultiModelApp:
 
         return [
             *protocol_routes(self.models, self.config.max_body_bytes),
-            Route("/", models, methods=["GET"]),
+            *StatusPage(describe).routes(),
             Route("/health/live", live, methods=["GET"]),
             Route("/health/ready", ready, methods=["GET"]),
             Route("/invoke", invoke, methods=["POST"]),
             Route("/metrics", metrics, methods=["GET"]),
             Route("/stats", stats, methods=["GET"]),
+            Route("/stats/history", self.history.endpoint, methods=["GET"]),
             Route("/openapi.json", openapi, methods=["GET"]),
         ]
 
@@ -184,6 +189,11 @@ class AllStates:
     def cut_off(self) -> int:
         """Requests cut off by the graceful timeout, over all models."""
         return sum(state.cut_off for state in self.states)
+
+
+def _snapshot_of(state: Any) -> Callable[[], dict[str, Any] | None]:
+    """A function answering the snapshot of ``state``'s runner as a dict (None while it loads)."""
+    return lambda: state.runner.snapshot().to_dict() if state.runner is not None else None
 
 
 def _json(data: Any, status: int = 200) -> Response:

@@ -65,6 +65,21 @@ def _invoke() -> dict[str, Any]:
     }}
 
 
+def _root() -> dict[str, Any]:
+    model = {"type": "object", "properties": {"version": {"type": "string"}, "ready": {"type": "boolean"},
+                                              "reason": {"type": "string"}}}
+    live = {"type": "object", "required": ["status", "models"], "properties": {
+        "status": {"type": "string", "enum": ["alive"]}, "live": {"type": "boolean"}, "ready": {"type": "boolean"},
+        "reason": {"type": "string"}, "pid": {"type": "integer"}, "uptime_s": {"type": "number"},
+        "time": {"type": "number"}, "models": {"type": "object", "additionalProperties": model},
+    }}
+    content = {"application/json": {"schema": live}, "text/html": {"schema": {"type": "string"}}}
+    return {"get": {
+        "summary": "Liveness as JSON (the KServe V1 server check); the live status page when Accept prefers text/html.",
+        "responses": {"200": {"description": "JSON, or the HTML page for browsers.", "content": content}},
+    }}
+
+
 def build_openapi(
     name: str, version: str, schemas: dict[str, Any] | None = None, models: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -83,8 +98,9 @@ def build_openapi(
             "/v2/health/live": _probe("Liveness (KServe/Triton path)."),
             "/v2/health/ready": _probe("Readiness (KServe/Triton path)."),
             "/metrics": {"get": {**text["get"], "summary": "Prometheus metrics (text exposition format)."}},
-            "/": {"get": {**text["get"], "summary": "HTML status page, refreshing itself."}},
+            "/": _root(),
             "/stats": {"get": {**text["get"], "summary": "This worker's Runner snapshot as JSON."}},
+            "/stats/history": {"get": {**text["get"], "summary": "This worker's last minutes of samples per model."}},
             "/openapi.json": {"get": {**text["get"], "summary": "This document."}},
             **protocol_paths(models or {name: version}),
         },
