@@ -21,7 +21,7 @@ from packflow.runtime.serve.readiness import READY_DIR_ENV, WorkerReadiness, wor
 if TYPE_CHECKING:  # pragma: no cover
     from packflow.runtime.serve.engine import BackendProcess
 
-__all__ = ["READY_DIR_ENV", "BackendState", "read_sample_records"]
+__all__ = ["BackendState", "READY_DIR_ENV", "read_sample_records"]
 
 logger = get_logger("serve")
 
