@@ -52,6 +52,8 @@ class JsonFormatter(logging.Formatter):
                 line[name] = str(value)
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:  # already formatted (and masked) by packflow._redact.MaskFilter
+            line["exception"] = record.exc_text
         return json.dumps(line, ensure_ascii=False, default=str)
 
 

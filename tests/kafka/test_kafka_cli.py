@@ -92,3 +92,35 @@ def test_keys_and_headers_reach_the_backend_in_the_meta_field(kafka, k, processe
     assert one["headers"] == {"traceparent": "00-a-b-01", "bin": {"base64": base64.b64encode(b"\xff").decode()}}
     assert two["key"] == {"base64": base64.b64encode(b"\x00\xff").decode()}
     assert isinstance(one["timestamp"], int) and one["timestamp"] > 0
+
+
+def _json_lines(err):
+    """The stderr lines that are JSON log objects (the --status and summary lines are not logs)."""
+    lines = []
+    for line in err.splitlines():
+        if line.startswith("{"):
+            lines.append(json.loads(line))
+    return lines
+
+
+def test_secrets_never_appear_in_json_logs_with_librdkafka_debugging(kafka, k, processes, tmp_path):
+    topics = _topics(kafka)
+    kafka.fill(topics[0], 300)
+    settings = tmp_path / "client.json"
+    settings.write_text(json.dumps({"ssl.key.password": SECRETS[1], "sasl.username": "svc"}))
+    proc = k.stream_cli(
+        kafka, "stream_backends:Poison", *_args(topics), "--kafka-config-file", str(settings),
+        "--kafka-config", f"sasl.password={SECRETS[0]}", "--kafka-config", f"sasl.oauthbearer.client.secret={SECRETS[2]}",
+        "--kafka-config", "debug=conf,generic,security,broker", "--log-level", "DEBUG", "--log-format", "json",
+        "--status", "--exit-when-idle", "1",
+    )  # fmt: skip
+    processes.append(proc)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    logs = _json_lines(err)
+    assert logs and all({"time", "level", "logger", "message"} <= set(line) for line in logs)
+    settings_line = next(line for line in logs if "kafka consumer settings" in line["message"])
+    assert "'sasl.password': '***'" in settings_line["message"]
+    assert any(line["logger"] == "packflow.stream.kafka" for line in logs)  # librdkafka's own lines, as JSON
+    for secret in SECRETS:
+        assert secret not in out and secret not in err

@@ -45,6 +45,17 @@ class _LazyGroup(click.Group):
         command: Any = getattr(importlib.import_module(module_name), attr)
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:  # with --log-format json, a usage error is a JSON line too
+            from packflow.cli._common import json_logs, say
+
+            if not json_logs():
+                raise
+            say(f"Error: {exc.format_message()}", "ERROR")
+            ctx.exit(exc.exit_code)
+
 
 def _module_exists(ref: str) -> bool:
     return importlib.util.find_spec(ref.split(":")[0]) is not None

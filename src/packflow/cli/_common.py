@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from typing import Any, Callable, NoReturn, TypeVar
 
 import click
 
-from packflow._logjson import make_formatter
+from packflow._logjson import LOG_FORMAT_ENV, JsonFormatter, make_formatter
+from packflow._redact import MaskFilter, mask
 from packflow.constants import EXIT_CANNOT_START, EXIT_FAILURE
 from packflow.exceptions import PackflowError
 from packflow.logger import LOGGER_NAME
@@ -23,6 +25,7 @@ def setup_logging(level: str | int | None = None) -> None:
     if not any(getattr(h, "_packflow_cli", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(make_formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(MaskFilter())  # no credential given to this process is ever printed
         handler._packflow_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.propagate = False
@@ -32,9 +35,27 @@ def setup_logging(level: str | int | None = None) -> None:
         logger.setLevel(logging.WARNING)
 
 
+def json_logs() -> bool:
+    """Whether ``--log-format json`` (or ``$PACKFLOW_LOG_FORMAT=json``) was asked for."""
+    return (os.environ.get(LOG_FORMAT_ENV) or "text").lower() == "json"
+
+
+def say(text: str, level: str = "INFO") -> None:
+    """A message for the operator on stderr: text, or one JSON log line (logger ``packflow.cli``) with ``--log-format json``.
+
+    Credentials the process was given are masked (see :mod:`packflow._redact`).
+    """
+    text = mask(text)
+    if json_logs():
+        record = logging.LogRecord(f"{LOGGER_NAME}.cli", logging.getLevelName(level), __file__, 0, "%s", (text,), None)
+        click.echo(JsonFormatter().format(record), err=True)
+    else:
+        click.echo(text, err=True)
+
+
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
-    """Print ``Error: message`` to stderr and exit with ``code``."""
-    click.echo(f"Error: {message}", err=True)
+    """Print ``Error: message`` to stderr (a JSON log line with ``--log-format json``) and exit with ``code``."""
+    say(f"Error: {message}", "ERROR")
     sys.exit(code)
 
 

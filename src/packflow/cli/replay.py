@@ -15,8 +15,9 @@ from typing import IO, Any, Iterator
 import click
 
 from packflow._text import plural
-from packflow.cli._common import fail, setup_logging
+from packflow.cli._common import fail, say, setup_logging
 from packflow.cli._options import log_format_option, config_option, dead_letters_exit_option, exit_code_for
+from packflow.cli._options import redis_tls_options
 from packflow.constants import EXIT_CANNOT_START
 
 __all__ = ["replay"]
@@ -37,13 +38,14 @@ __all__ = ["replay"]
 @config_option
 @click.option("--redis-url", default=None, help="Replay a Redis dead-letter stream instead of a file.")
 @click.option("--from-stream", default=None, help="With --redis-url: the dead-letter stream, e.g. events:dead.")
+@redis_tls_options
 @dead_letters_exit_option(default=True)
 @click.option("--compare", is_flag=True, help="Print, per original step and error type, what was fixed and what is new.")
 @click.option("--compare-json", default=None, type=click.Path(dir_okay=False),
               help="Write the comparison as JSON to this file.")
 def replay(dead_letters: str | None, target: str, output_path: str, dead_path: str | None, batch_size: int,
            backend_config: dict, redis_url: str | None, from_stream: str | None, fail_on_dead_letters: bool,
-           compare: bool, compare_json: str | None) -> None:
+           compare: bool, compare_json: str | None, **redis_tls: str | None) -> None:
     """Replay DEAD_LETTERS (a dead-letter file of run or stream) through --target."""
     from packflow.cli.run import _load_or_exit
     from packflow.runtime import Runner
@@ -53,7 +55,7 @@ def replay(dead_letters: str | None, target: str, output_path: str, dead_path: s
     setup_logging()
     _check_sources(dead_letters, redis_url, from_stream)
     runner = Runner(_load_or_exit(target, backend_config), max_batch_size=batch_size)
-    with _items(dead_letters, redis_url, from_stream) as items, _lines_out(output_path) as out, \
+    with _items(dead_letters, redis_url, from_stream, redis_tls) as items, _lines_out(output_path) as out, \
             _lines_out(dead_path) as dead:
         try:
             result = run_replay(runner.process_batch, items, lambda o: _write(out, o),
@@ -63,10 +65,9 @@ def replay(dead_letters: str | None, target: str, output_path: str, dead_path: s
     report = result.to_dict()
     still = sum(row["still_failing"] + row["failing_differently"] for row in report["by_original_failure"])
     total = sum(row["records"] for row in report["by_original_failure"])
-    click.echo(f"Replayed {plural(total, 'dead letter')}: {total - still:,} recovered, "
-               f"{still:,} still failing.", err=True)
+    say(f"Replayed {plural(total, 'dead letter')}: {total - still:,} recovered, {still:,} still failing.")
     if compare:
-        click.echo(format_comparison(report), err=True)
+        say(format_comparison(report))
     if compare_json is not None:
         with open(compare_json, "w", encoding="utf-8") as handle:
             json.dump(report, handle, indent=2)
@@ -82,13 +83,18 @@ def _check_sources(path: str | None, redis_url: str | None, stream: str | None) 
 
 
 @contextlib.contextmanager
-def _items(path: str | None, redis_url: str | None, stream: str | None) -> Iterator[Any]:
+def _items(path: str | None, redis_url: str | None, stream: str | None, tls: dict[str, str | None]) -> Iterator[Any]:
+    from packflow.exceptions import PackflowError
     from packflow.runtime.replay import iter_dead_letter_lines
 
     if redis_url is not None:
-        from packflow.runtime.replay_redis import iter_stream_dead_letters
+        from packflow.runtime.replay_redis import connect_for_replay, iter_stream_dead_letters
 
-        yield iter_stream_dead_letters(redis_url, stream or "")
+        try:
+            client = connect_for_replay(redis_url, tls["redis_ca_certs"], tls["redis_certfile"], tls["redis_keyfile"])
+        except PackflowError as exc:  # bad URL or TLS files, unreachable server, refused login
+            fail(str(exc), EXIT_CANNOT_START)
+        yield iter_stream_dead_letters(client, stream or "", redis_url)
         return
     if path == "-":
         yield iter_dead_letter_lines(sys.stdin.buffer, "<stdin>")

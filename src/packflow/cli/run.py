@@ -26,6 +26,7 @@ from packflow._text import plural
 from packflow.cli._common import _one_line_cause, fail, setup_logging, strict_config_option, with_strict_config
 from packflow.cli._options import log_format_option, config_option, dead_letters_exit_option, log_level_option, parse_backend_config
 from packflow.cli._common import trusted_key_option
+from packflow.cli._common import say
 from packflow.constants import EXIT_CANNOT_START, EXIT_DEAD_LETTERS, EXIT_FAILURE, EXIT_OK
 from packflow.exceptions import ConfigurationError, PackflowError
 
@@ -110,6 +111,10 @@ def _refuse_same_files(input_path: str, output_path: str, dead_letters_path: str
 
 
 def _show_progress(progress: bool | None, input_path: str) -> bool:
+    from packflow.cli._common import json_logs
+
+    if json_logs():  # a redrawn bar would break the one-JSON-object-per-line stream
+        return False
     if progress is not None:
         return progress
     return input_path != "-" and sys.stderr.isatty()
@@ -144,11 +149,11 @@ def _run_locally(target: str, input_path: str, output_path: str, dead_letters_pa
                 raise
             exit_code = 128 + stop.signum  # the backend ended the batch in hand: it is not written
         except BatchFailedError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            say(f"Error: {exc}", "ERROR")
             exit_code = EXIT_FAILURE
         except BrokenPipeError:
             _silence_stdout()
-            click.echo("Error: the output was closed before every record was written.", err=True)
+            say("Error: the output was closed before every record was written.", "ERROR")
             exit_code = EXIT_FAILURE
         finally:
             restore()
@@ -159,7 +164,7 @@ def _run_locally(target: str, input_path: str, output_path: str, dead_letters_pa
         exit_code = EXIT_DEAD_LETTERS
     dead.report()
     if stop.is_set():
-        click.echo(_stopped_message(stop), err=True)
+        say(_stopped_message(stop))
     stop.close()
     return build_summary(snapshot, 0.0, exit_code, target=target, engine="local")
 
@@ -291,12 +296,11 @@ class _DeadLetterSink:
             return
         if self.path is not None:
             where = "stdout" if self.path == "-" else self.path
-            click.echo(f"{plural(self.count, 'record')} {_were(self.count)} dead-lettered; see {where}.", err=True)
+            say(f"{plural(self.count, 'record')} {_were(self.count)} dead-lettered; see {where}.", "WARNING")
             return
-        click.echo(f"{plural(self.count, 'record')} {_were(self.count)} dead-lettered (use --dead-letters FILE to keep them). "
-                   f"First {len(self.first)}:", err=True)
-        for dead in self.first:
-            click.echo(f"  {_where(dead.source)} [{dead.step}] {dead.error_type}: {dead.message}", err=True)
+        lines = [f"  {_where(dead.source)} [{dead.step}] {dead.error_type}: {dead.message}" for dead in self.first]
+        say("\n".join([f"{plural(self.count, 'record')} {_were(self.count)} dead-lettered (use --dead-letters FILE to keep "
+                        f"them). First {len(self.first)}:", *lines]), "WARNING")
 
 
 def _were(count: int) -> str:
@@ -346,7 +350,7 @@ def _report(summary: dict[str, Any], progress: bool | None, metrics_path: str | 
     from packflow.cli._summary import format_summary
 
     if progress or (progress is None and sys.stderr.isatty()):
-        click.echo(format_summary(summary), err=True)
+        say(format_summary(summary))
     if metrics_path is not None:
         try:
             Path(metrics_path).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")

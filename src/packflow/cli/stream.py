@@ -17,6 +17,7 @@ from packflow.cli._kafka_options import kafka_options
 from packflow.cli._options import log_format_option, redis_tls_options, config_option, dead_letters_exit_option, exit_code_for, log_level_option
 from packflow.constants import EXIT_FAILURE
 from packflow.cli._common import trusted_key_option
+from packflow.cli._common import json_logs, say
 
 __all__ = ["stream"]
 
@@ -122,7 +123,7 @@ def _run(driver: Any, opts: dict[str, Any]) -> None:
     from packflow.runtime.stream.status import Monitor
 
     show = opts["status"] if opts["status"] is not None else sys.stderr.isatty()
-    monitor = Monitor(driver, out=sys.stderr if show else None).start()
+    monitor = Monitor(driver, out=sys.stderr if show else None, as_json=json_logs()).start()
     server = None
     if opts["metrics_port"]:
         from packflow.runtime.stream.metrics import serve_metrics
@@ -153,5 +154,5 @@ def _print_summary(driver: Any, code: int) -> None:
     from packflow.runtime.stream.status import format_totals
 
     elapsed = time.monotonic() - driver.stats.started
-    click.echo(format_summary(build_summary(driver.runner.snapshot(), elapsed, code)), err=True)
-    click.echo(format_totals(driver), err=True)
+    say(format_summary(build_summary(driver.runner.snapshot(), elapsed, code)))
+    say(format_totals(driver))

@@ -83,7 +83,7 @@ class ServeApp:
             return None
         from packflow.runtime.serve.grpc.server import start_grpc_server
 
-        return await start_grpc_server(self.models, self.state.config.host, port)
+        return await start_grpc_server(self.models, self.state.config)
 
     def _configure_runner(self, runner: Runner) -> None:
         config, metrics, backend = self.state.config, self.metrics, runner.backend

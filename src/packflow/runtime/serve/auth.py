@@ -15,12 +15,13 @@ import hashlib
 import hmac
 import os
 import threading
+import weakref
 from typing import Any, Awaitable, Callable, Iterable
 
 from packflow.exceptions import ConfigurationError
 from packflow.logger import get_logger
 
-__all__ = ["API_KEYS_ENV", "ApiKeys", "AuthMiddleware", "parse_keys"]
+__all__ = ["API_KEYS_ENV", "ApiKeys", "AuthMiddleware", "failure_counter", "parse_keys", "refusal_message", "reload_all"]
 
 #: Environment variable holding comma-separated API keys (plain or ``sha256:<hex>``).
 API_KEYS_ENV = "PACKFLOW_API_KEYS"
@@ -30,6 +31,9 @@ _HASH_PREFIX = "sha256:"
 
 logger = get_logger("serve.auth")
 ASGIApp = Callable[[dict, Any, Any], Awaitable[None]]
+#: Every key set of this process (the HTTP middleware's and the gRPC interceptor's): SIGHUP reloads each.
+_LIVE: weakref.WeakSet[ApiKeys] = weakref.WeakSet()
+_COUNTERS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def _digest(key: str) -> bytes:
@@ -75,6 +79,7 @@ class ApiKeys:
                 f"API-key authentication was asked for but no key was found in {self._sources()}; "
                 "add at least one key (plain, or sha256:<hex>)."
             )
+        _LIVE.add(self)
 
     @classmethod
     def from_options(cls, path: str | None) -> ApiKeys | None:
@@ -145,7 +150,7 @@ class AuthMiddleware:
         self.app = app
         self.keys = keys
         self.open_prefixes = (PROBE_PREFIXES if probes_open else ()) + (METRICS_PATHS if metrics_open else ())
-        self.failures = _failure_counter(registry)
+        self.failures = failure_counter(registry)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or self._is_open(scope["path"]):
@@ -156,28 +161,47 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         reason = "missing" if key is None else "invalid"
-        self.failures.labels(reason).inc()
+        self.failures.labels("http", reason).inc()
         await _unauthorized(send, reason)
 
     def _is_open(self, path: str) -> bool:
         return any(path == p or path.startswith(p) for p in self.open_prefixes)
 
 
-def _failure_counter(registry: Any) -> Any:
+def reload_all() -> None:
+    """Reload every key set of this process from its file (the SIGHUP handler)."""
+    for keys in list(_LIVE):
+        if keys.path:
+            keys.reload()
+
+
+def failure_counter(registry: Any) -> Any:
+    """``packflow_auth_failures_total{protocol, reason}`` in ``registry`` (one family per registry)."""
     import prometheus_client as pc
 
     if registry is None:
         registry = pc.CollectorRegistry()
-    return pc.Counter("packflow_auth_failures", "Requests refused with 401, by reason (missing or invalid key).",
-                      ["reason"], registry=registry)
+    counter = _COUNTERS.get(registry)
+    if counter is None:
+        counter = _COUNTERS[registry] = pc.Counter(
+            "packflow_auth_failures", "Requests refused for want of an accepted API key (HTTP 401, gRPC UNAUTHENTICATED), "
+            "by protocol (http, grpc) and reason (missing, invalid).", ["protocol", "reason"], registry=registry)
+    return counter
+
+
+def refusal_message(reason: str, *, grpc: bool = False) -> str:
+    """What a refused client is told: how to send a key (``missing``) or that it is wrong (``invalid``)."""
+    if reason != "missing":
+        return "The API key is not valid; check it with the server's operator."
+    if grpc:
+        return "No API key: send the metadata 'authorization: Bearer <key>' (or 'x-api-key: <key>')."
+    return "No API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'."
 
 
 async def _unauthorized(send: Any, reason: str) -> None:
     import orjson
 
-    message = ("No API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'." if reason == "missing"
-               else "The API key is not valid; check it with the server's operator.")
-    body = orjson.dumps({"error": {"type": "Unauthorized", "message": message}})
+    body = orjson.dumps({"error": {"type": "Unauthorized", "message": refusal_message(reason)}})
     challenge = b'Bearer realm="packflow"' + (b'' if reason == "missing" else b', error="invalid_token"')
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                (b"www-authenticate", challenge)]

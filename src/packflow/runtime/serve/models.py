@@ -105,7 +105,7 @@ class MultiModelApp:
         if self.config.grpc_port is not None:
             from packflow.runtime.serve.grpc.server import start_grpc_server
 
-            grpc_server = await start_grpc_server(self.models, self.config.host, self.config.grpc_port)
+            grpc_server = await start_grpc_server(self.models, self.config)
         try:
             yield
         finally:

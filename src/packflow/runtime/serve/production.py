@@ -57,14 +57,14 @@ def _metrics_registry(app: Any) -> Any:
 
 def install_key_reload(wrapped: Any) -> None:
     """Reload the API keys file on SIGHUP (no-op without authentication); connections stay open."""
-    from packflow.runtime.serve.auth import AuthMiddleware
+    from packflow.runtime.serve.auth import AuthMiddleware, reload_all
 
     auth = wrapped
     while auth is not None and not isinstance(auth, AuthMiddleware):
         auth = getattr(auth, "app", None)
     if auth is None or not hasattr(signal, "SIGHUP"):
         return
-    signal.signal(signal.SIGHUP, lambda _signum, _frame: auth.keys.reload())
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: reload_all())  # HTTP's keys and gRPC's
 
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from packflow.exceptions import PackflowError
-from packflow.runtime.stream.redis_security import redact_text, redact_url
+from packflow.runtime.stream.redis_security import redact_text, redact_url, remember_secrets
 
 try:
     import redis
@@ -37,6 +37,7 @@ def connect(url: str, socket_timeout: float = 10.0, **tls: Any) -> redis.Redis:
     message names the URL's password.
     """
     shown = redact_url(url)
+    remember_secrets(url)
     try:
         client = redis.Redis.from_url(
             url, socket_timeout=socket_timeout, socket_connect_timeout=5.0, retry=Retry(NoBackoff(), 0), protocol=2,

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
+from packflow._redact import add_secret
 from packflow.exceptions import ConfigurationError
 
 __all__ = ["KafkaSettingsError", "Redactor", "is_secret", "load_settings", "parse_pairs"]
@@ -87,6 +88,7 @@ class Redactor(logging.Filter):
     def __init__(self, settings: dict[str, Any]) -> None:
         super().__init__()
         self.secrets = sorted({str(v) for k, v in settings.items() if is_secret(k) and str(v)}, key=len, reverse=True)
+        add_secret(*self.secrets)  # masked in every log line and error of the process too
         self.quiet_s = 10.0
         self._seen: dict[str, float] = {}
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from packflow.exceptions import ConfigurationError
 
-__all__ = ["redact_text", "redact_url", "tls_options"]
+__all__ = ["redact_text", "redact_url", "remember_secrets", "tls_options"]
 
 
 def redact_url(url: str) -> str:
@@ -46,6 +46,19 @@ def redact_text(text: str, url: str) -> str:
         password = None
     out = text.replace(url, redact_url(url))
     return out.replace(password, "***") if password else out
+
+
+def remember_secrets(url: str) -> None:
+    """Mask the URL's password (as written and percent-decoded) in every log line and error of the process."""
+    from packflow._redact import add_secret
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return
+    query = [v for k, v in parse_qsl(parts.query) if k.lower() == "password"]
+    add_secret(password, unquote(password) if password else None, *query)
 
 
 def tls_options(url: str, ca_certs: str | None, certfile: str | None, keyfile: str | None) -> dict[str, Any]:

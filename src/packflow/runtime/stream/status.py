@@ -18,9 +18,11 @@ class Monitor:
     metrics scrape costs the driver a round trip.
     """
 
-    def __init__(self, driver: StreamDriver, out: TextIO | None = None, interval: float = 1.0) -> None:
+    def __init__(self, driver: StreamDriver, out: TextIO | None = None, interval: float = 1.0, as_json: bool = False) -> None:
+        """``as_json``: each status line is one JSON log object (``--log-format json``), not a line redrawn in place."""
         self.driver = driver
         self.out = out
+        self.as_json = as_json
         self.interval = interval
         self.gauges: dict[str, Any] = {}
         self.rate = 0.0
@@ -70,10 +72,23 @@ class Monitor:
     def _draw(self) -> None:
         assert self.out is not None
         text = self.line()
+        if self.as_json:
+            self.out.write(_json_status(text) + "\n")
+            self.out.flush()
+            return
         pad = max(self._width - len(text), 0)
         self._width = len(text)
         self.out.write("\r" + text + " " * pad)
         self.out.flush()
+
+
+def _json_status(text: str) -> str:
+    import logging
+
+    from packflow._logjson import JsonFormatter
+
+    record = logging.LogRecord("packflow.stream.status", logging.INFO, __file__, 0, "%s", (text,), None)
+    return JsonFormatter().format(record)
 
 
 def format_totals(driver: StreamDriver) -> str:

@@ -22,19 +22,39 @@ def require_grpc_extra() -> None:
         raise ImportError(f"--grpc-port needs grpcio and protobuf: {GRPC_EXTRA_HINT} ({exc})") from exc
 
 
-async def start_grpc_server(models: Mapping[str, ServedModel], host: str, port: int) -> Any:
-    """A started ``grpc.aio`` server for ``models`` on ``host:port`` (several workers share the port)."""
+async def start_grpc_server(models: Mapping[str, ServedModel], config: Any) -> Any:
+    """A started ``grpc.aio`` server for ``models`` on ``config.host:config.grpc_port`` (workers share the port).
+
+    It takes the HTTP port's TLS/mTLS and API-key settings (see :mod:`.security`).
+    """
     require_grpc_extra()
     import grpc
 
+    from packflow.runtime.serve.grpc.security import bind_port
     from packflow.runtime.serve.grpc.service import InferenceService, create_handler
 
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)])
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)], interceptors=_interceptors(models, config))
     server.add_generic_rpc_handlers((create_handler(InferenceService(models)),))
+    host, port = config.host, config.grpc_port
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    bound = server.add_insecure_port(address)
+    bound = bind_port(server, address, config)
     if bound == 0:
         raise OSError(f"Cannot listen for gRPC on {address}; choose another --grpc-port.")
     await server.start()
-    logger.info("gRPC (Open Inference Protocol) on %s:%s", host, bound)
+    scheme = "TLS" if config.ssl_certfile else "plaintext"
+    logger.info("gRPC (Open Inference Protocol, %s) on %s:%s", scheme, host, bound)
     return server
+
+
+def _interceptors(models: Mapping[str, ServedModel], config: Any) -> list[Any]:
+    """The API-key check when the server has keys (the same keys as the HTTP port)."""
+    from packflow.runtime.serve.auth import ApiKeys
+
+    keys = ApiKeys.from_options(config.api_keys_file)
+    if keys is None:
+        return []
+    from packflow.runtime.serve.grpc.security import ApiKeyInterceptor
+
+    first = next(iter(models.values()), None)
+    registry = getattr(getattr(first, "metrics", None), "registry", None)
+    return [ApiKeyInterceptor(keys, probes_open=config.auth_probes == "open", registry=registry)]
