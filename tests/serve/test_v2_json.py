@@ -50,12 +50,18 @@ def inputs(draw):
     return [draw(input_spec(name, count)) for name in names]
 
 
-def general_records(specs) -> list | None:
+def body_of(specs: list, raw: bytes | None) -> tuple[bytes, int | None]:
+    """(body, JSON header length) of a request: JSON only, or the header followed by ``raw``."""
+    header = orjson.dumps({"inputs": specs})
+    return (header, None) if raw is None else (header + raw, len(header))
+
+
+def general_records(specs, raw: bytes | None = None) -> list | None:
     """The general path's records for ``specs`` (None when it refuses them)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(v2_binary, "records_from_inputs", lambda _inputs: None)
+        patch.setattr(v2_binary, "records_from_inputs", lambda *_args: None)
         try:
-            request = v2_binary.parse_infer_request(orjson.dumps({"inputs": specs}), None)
+            request = v2_binary.parse_infer_request(*body_of(specs, raw))
             return records_from_columns(request.columns)
         except TensorError:
             return None
@@ -76,6 +82,36 @@ def test_plain_inputs_read_like_the_general_path_and_anything_else_is_left_to_it
     fast = records_from_inputs(specs)
     if fast is not None:
         assert typed(fast) == typed(general_records(specs))
+
+
+@st.composite
+def binary_inputs(draw):
+    """Inputs carried as binary tensor data (sizes honest or not), and the bytes after the JSON header."""
+    from packflow.runtime.serve.tensors import raw_from_flat
+
+    count, specs, raw = draw(st.integers(0, 3)), [], b""
+    for name in draw(st.lists(st.sampled_from("abcd"), max_size=4)):
+        datatype = draw(st.sampled_from(["BOOL", "INT64", "FP64", "BYTES", "INT32"]))
+        shape = draw(st.sampled_from([[count], [count, 2], [count, 0], [count + 1], [count, 1, 1]]))
+        size = 1
+        for axis in shape:
+            size *= axis
+        element = INT64 if datatype in ("INT64", "INT32") else ELEMENTS[datatype]
+        values = draw(st.lists(element, min_size=size, max_size=size))
+        data = raw_from_flat("INT64" if datatype == "INT32" else datatype, [float(v) for v in values] if datatype == "FP64" else values)
+        data = data[: draw(st.sampled_from([len(data), max(0, len(data) - 1)]))]  # sometimes one byte short
+        specs.append({"name": name, "datatype": datatype, "shape": shape, "parameters": {"binary_data_size": len(data)}})
+        raw += data
+    return specs, raw + draw(st.sampled_from([b"", b"\x00"]))  # sometimes a byte too many
+
+
+@settings(max_examples=400, deadline=None)
+@given(binary_inputs())
+def test_plain_binary_inputs_read_like_the_general_path(case):
+    specs, raw = case
+    fast = records_from_inputs(specs, memoryview(raw))
+    if fast is not None:
+        assert typed(fast) == typed(general_records(specs, raw))
 
 
 def test_the_common_request_takes_the_fast_path():
@@ -179,3 +215,16 @@ def test_few_element_raw_tensors_read_as_numpy_reads_them(case):
     assert [type(v) for v in values] == [type(v) for v in expected]
     canonical = np.asarray(values, dtype=NUMPY_TYPES[datatype]).tobytes()
     assert raw_from_flat(datatype, values) == canonical  # and written back as numpy writes them
+
+
+def test_the_common_binary_request_takes_the_fast_path():
+    import struct
+
+    raw = struct.pack("<2q", 7, 8) + b"".join(len(t).to_bytes(4, "little") + t for t in (b"ab", b"c")) + struct.pack("<2d", 0.5, 1.5)
+    specs = [
+        {"name": "id", "datatype": "INT64", "shape": [2], "parameters": {"binary_data_size": 16}},
+        {"name": "text", "datatype": "BYTES", "shape": [2], "parameters": {"binary_data_size": 11}},
+        {"name": "score", "datatype": "FP64", "shape": [2, 1], "parameters": {"binary_data_size": 16}},
+    ]
+    expected = [{"id": 7, "text": "ab", "score": [0.5]}, {"id": 8, "text": "c", "score": [1.5]}]
+    assert typed(records_from_inputs(specs, memoryview(raw))) == typed(expected) == typed(general_records(specs, raw))

@@ -68,11 +68,11 @@ def parse_infer_request(body: bytes, json_length: int | None) -> InferRequest:
     inputs = header.get("inputs")
     if not isinstance(inputs, list):
         raise TensorError('The request has no "inputs" array; send {"inputs": [{"name", "datatype", "shape", "data"}]}.')
-    if json_length is None and (records := records_from_inputs(inputs)) is not None:
+    binary = memoryview(body)[json_length:] if json_length is not None else memoryview(b"")
+    if (records := records_from_inputs(inputs, binary if json_length is not None else None)) is not None:
         request = InferRequest([], _request_id(header), records)
         _read_outputs(header, request)
         return request
-    binary = memoryview(body)[json_length:] if json_length is not None else memoryview(b"")
     columns, used = [], 0
     for index, spec in enumerate(inputs):
         column, size = _input_column(index, spec, binary, used)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from packflow.runtime.serve.tensors import TensorError, flat_from_raw
+
 __all__ = ["outputs_from_record", "records_from_inputs"]
 
 _ALLOWED: dict[Any, frozenset[type]] = {
@@ -28,19 +30,27 @@ _NO_PARAMETERS: tuple[Any, ...] = (None, {})
 _INT64 = (-(2**63), 2**63 - 1)
 
 
-def records_from_inputs(inputs: list[Any]) -> list[dict[str, Any]] | None:
-    """The records of plain JSON input tensors, or None when any input is not plain."""
+def records_from_inputs(inputs: list[Any], binary: memoryview | None = None) -> list[dict[str, Any]] | None:
+    """The records of plain input tensors, or None when any input is not plain.
+
+    ``binary`` is the binary tensor data after the JSON header (binary extension), if any.
+    """
     names: list[str] = []
     columns: list[list[Any]] = []
-    count = -1
+    count, used = -1, 0
     for spec in inputs:
-        plain = _plain_input(spec)
+        if binary is not None and type(spec) is dict and len(spec) == 4 and type(spec.get("parameters")) is dict:
+            found = _raw_input(spec, binary, used)
+            plain, size = found if found is not None else (None, 0)
+            used += size
+        else:
+            plain = _plain_input(spec)
         if plain is None or (count >= 0 and len(plain) != count):
             return None
         count = len(plain)
         names.append(spec["name"])
         columns.append(plain)
-    if count < 0 or len(set(names)) != len(names):
+    if count < 0 or len(set(names)) != len(names) or used != (len(binary) if binary is not None else 0):
         return None
     if count == 1:
         return [{name: column[0] for name, column in zip(names, columns)}]
@@ -59,8 +69,29 @@ def _plain_input(spec: Any) -> list[Any] | None:
     if allowed is None or type(name) is not str or type(shape) is not list or type(data) is not list:
         return None
     data = _typed(data, allowed, datatype)
-    if data is None:
+    return None if data is None else _rows(shape, data)
+
+
+def _raw_input(spec: dict[str, Any], binary: memoryview, used: int) -> tuple[list[Any], int] | None:
+    """(one value per record, bytes taken) of a binary input whose only parameter is its size, else None."""
+    params, name, datatype, shape = spec["parameters"], spec.get("name"), spec.get("datatype"), spec.get("shape")
+    size = params.get("binary_data_size")
+    if len(params) != 1 or type(size) is not int or size < 0 or used + size > len(binary) or type(name) is not str:
         return None
+    if type(datatype) is not str or datatype not in _ALLOWED or type(shape) is not list or not 1 <= len(shape) <= 2:
+        return None
+    if not all(type(axis) is int and axis >= 0 for axis in shape):
+        return None
+    try:
+        flat = flat_from_raw(name, datatype, shape, binary[used : used + size])
+    except TensorError:  # the general path says what is wrong
+        return None
+    rows = _rows(shape, flat)
+    return None if rows is None else (rows, size)
+
+
+def _rows(shape: Any, data: list[Any]) -> list[Any] | None:
+    """``data`` as one entry per record for shape [N] or [N, K], else None."""
     if len(shape) == 1:
         return data if shape[0] == len(data) and type(shape[0]) is int else None
     if len(shape) == 2 and type(shape[0]) is int and type(shape[1]) is int and shape[1] > 0 and shape[0] * shape[1] == len(data):
