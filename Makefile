@@ -46,11 +46,12 @@ dist:
 bench: $(STAMP) bench-deps
 	$(PY) benchmarks/run_all.py
 
-## Tools only the benchmarks use: wrk and redis-server (Debian), LitServe (comparison only).
+## Tools only the benchmarks use: wrk and redis-server (Debian), LitServe and scikit-learn (comparisons only).
 bench-deps: $(STAMP)
 	@command -v wrk >/dev/null && command -v redis-server >/dev/null || \
 	  (apt-get update -qq && apt-get install -y -qq wrk redis-server >/dev/null)
 	@$(PY) -c "import litserve" 2>/dev/null || $(PY) -m pip install --quiet litserve
+	@$(PY) -c "import sklearn" 2>/dev/null || $(PY) -m pip install --quiet scikit-learn  # mlserver_bench only
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) .bench build dist .pytest_cache .hypothesis src/*.egg-info

@@ -45,7 +45,7 @@ def test_secrets_never_appear_in_output_logs_status_or_metrics(kafka, k, process
     metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    assert "packflow_stream_records" in metrics and "packflow stream  " in err  # status line and metrics ran
+    assert "packflow_records_total" in metrics and "packflow stream  " in err  # status line and metrics ran
     assert "kafka consumer settings" in err and "'sasl.password': '***'" in err  # settings logged, masked
     for secret in SECRETS:
         assert secret not in out and secret not in err and secret not in metrics

@@ -81,11 +81,11 @@ def test_metrics_are_labelled_and_count_requests(identity_client):
     identity_client.post("/invoke", json=[{"a": 1}, {"a": 2}])
     text = identity_client.get("/metrics").text
     labels = {"backend": "Identity", "version": "1.2.3"}
-    assert metric(text, "packflow_requests_total", outcome="ok", **labels) == metric(before, "packflow_requests_total", outcome="ok", **labels) + 1
-    assert metric(text, "packflow_records_total", outcome="ok", **labels) >= 2
+    assert metric(text, "packflow_serve_requests_total", outcome="ok", **labels) == metric(before, "packflow_serve_requests_total", outcome="ok", **labels) + 1
+    assert metric(text, "packflow_records_total", **labels) >= 2
     for step in ("preprocess", "execute"):
         assert metric(text, "packflow_step_latency_seconds_count", step=step, **labels) >= 1
-    assert "packflow_batch_size_bucket" in text and "packflow_queue_depth" in text
+    assert "packflow_batch_size_bucket" in text and "packflow_serve_queue_depth" in text
     assert 'packflow_dead_letters_total{backend="Identity",step="execute",version="1.2.3"}' in text
 
 
@@ -199,7 +199,7 @@ def test_array_with_poison_gets_error_entry_in_place():
         assert out[0] == {"i": 0, "seen": True} and out[2] == {"i": 2, "seen": True}
         assert set(out[1]["error"]) == {"id", "step", "type", "message"}
         text = client.get("/metrics").text
-        assert metric(text, "packflow_requests_total", outcome="partial") == 1
+        assert metric(text, "packflow_serve_requests_total", outcome="partial") == 1
         assert metric(text, "packflow_dead_letters_total", step="execute") == 1
 
 

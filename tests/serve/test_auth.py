@@ -106,8 +106,8 @@ def test_keys_are_required_on_invoke_and_probes_metrics_stay_open(start_server: 
     assert fresh(server, "GET", "/v2/health/live")[0] == 200
     status, _, metrics = fresh(server, "GET", "/metrics")
     assert status == 200
-    assert 'packflow_auth_failures_total{protocol="http",reason="missing"} 2.0' in metrics.decode()
-    assert 'packflow_auth_failures_total{protocol="http",reason="invalid"} 1.0' in metrics.decode()
+    assert 'packflow_serve_auth_failures_total{protocol="http",reason="missing"} 2.0' in metrics.decode()
+    assert 'packflow_serve_auth_failures_total{protocol="http",reason="invalid"} 1.0' in metrics.decode()
 
 
 def test_protected_probes_and_metrics(start_server: Any) -> None:

@@ -123,8 +123,8 @@ def test_api_keys_on_grpc_metadata(start_server: Any, tmp_path: Path) -> None:
             response = _call(channel, "ModelInfer", _infer_request(), metadata)
             assert struct.unpack("<q", response.raw_output_contents[0]) == (7,)
     metrics = server.request("GET", "/metrics")[1]
-    assert 'packflow_auth_failures_total{protocol="grpc",reason="missing"} 1.0' in metrics
-    assert 'packflow_auth_failures_total{protocol="grpc",reason="invalid"} 1.0' in metrics
+    assert 'packflow_serve_auth_failures_total{protocol="grpc",reason="missing"} 1.0' in metrics
+    assert 'packflow_serve_auth_failures_total{protocol="grpc",reason="invalid"} 1.0' in metrics
 
 
 def test_protected_probes_on_grpc(start_server: Any, tmp_path: Path) -> None:

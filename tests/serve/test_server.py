@@ -39,8 +39,8 @@ def test_every_endpoint_over_a_socket(start_server):
     for path in ("/health/live", "/v2/health/live", "/v2/health/ready"):
         assert server.request("GET", path)[0] == 200
     status, text = server.request("GET", "/metrics")
-    assert status == 200 and metric(text, "packflow_requests_total", outcome="ok", backend="Poison") == 1
-    assert metric(text, "packflow_requests_total", outcome="bad_request") == 2
+    assert status == 200 and metric(text, "packflow_serve_requests_total", outcome="ok", backend="Poison") == 1
+    assert metric(text, "packflow_serve_requests_total", outcome="bad_request") == 2
     assert server.request("GET", "/")[0] == 200
     assert "/invoke" in server.request("GET", "/openapi.json")[1]["paths"]
     assert server.stop() == 0
@@ -119,9 +119,10 @@ def test_workers_share_the_port_and_metrics_are_aggregated(start_server):
         assert server.request("POST", "/invoke", {"i": i}) == (200, {"i": i})
         pids.add(server.request("GET", "/")[1]["pid"])
     _, text = server.request("GET", "/metrics")
-    assert metric(text, "packflow_requests_total", outcome="ok") == 40
-    assert metric(text, "packflow_records_total", outcome="ok") == 40
-    assert metric(text, "packflow_ready") == 2
+    assert metric(text, "packflow_serve_requests_total", outcome="ok") == 40
+    assert metric(text, "packflow_records_total") == 40
+    assert metric(text, "packflow_serve_ready") == 2
+    assert metric(text, "packflow_batch_size_sum") == 40 and metric(text, "packflow_step_latency_seconds_count", step="execute") == 40
     assert len(pids) == 2, f"all requests went to one worker: {pids}"
     assert server.stop() == 0
 
@@ -145,7 +146,7 @@ def test_project_target_labels_metrics_with_its_name_and_version_and_takes_confi
     status, out = server.request("POST", "/invoke", {"a": 1})
     assert status == 200 and out["b"] == 1  # --config reached the backend: rename_fields applied
     _, text = server.request("GET", "/metrics")
-    assert metric(text, "packflow_requests_total", backend="sentiment", version="2.0.1", outcome="ok") == 1
+    assert metric(text, "packflow_serve_requests_total", backend="sentiment", version="2.0.1", outcome="ok") == 1
     assert server.request("GET", "/openapi.json")[1]["info"]["version"] == "2.0.1"
 
 

@@ -20,9 +20,9 @@ def test_field_counters_in_stream_metrics(r, redis_server, h):
     driver = h.make_driver(redis_server.url, backend=Echo(feature_names=["i", "label"]))
     driver.run()
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StreamCollector(Monitor(driver)))
+    registry.register(StreamCollector(Monitor(driver), "echo", "2"))
     text = generate_latest(registry).decode()
-    assert 'packflow_field_values_total{field="i",outcome="present"} 30.0' in text
-    assert 'packflow_field_values_total{field="label",outcome="missing"} 30.0' in text
-    assert "packflow_field_records_total 30.0" in text
-    assert 'packflow_field_events_total{kind="unexpected"} 30.0' in text  # "poison" on every record
+    assert 'packflow_field_values_total{backend="echo",field="i",outcome="present",version="2"} 30.0' in text
+    assert 'packflow_field_values_total{backend="echo",field="label",outcome="missing",version="2"} 30.0' in text
+    assert 'packflow_field_records_total{backend="echo",version="2"} 30.0' in text
+    assert 'packflow_field_events_total{backend="echo",kind="unexpected",version="2"} 30.0' in text  # "poison" on every record

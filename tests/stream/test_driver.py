@@ -195,14 +195,15 @@ def test_status_line_and_prometheus_metrics(r, redis_server, h):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = serve_metrics(monitor, port)
+    server = serve_metrics(monitor, port, backend="b", version="1")
     try:
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     finally:
         server.shutdown()
-    assert "packflow_stream_records_total 100.0" in text
-    assert 'packflow_stream_dead_letters_total{step="execute"} 10.0' in text
-    assert "packflow_stream_lag 1.0" in text and 'packflow_step_latency_ms{stat="p99",step="execute"}' in text
+    assert 'packflow_records_total{backend="b",version="1"} 100.0' in text
+    assert 'packflow_dead_letters_total{backend="b",step="execute",version="1"} 10.0' in text
+    assert 'packflow_stream_lag{backend="b",version="1"} 1.0' in text
+    assert 'packflow_step_latency_seconds_bucket{backend="b",le="+Inf",step="execute",version="1"}' in text
     totals = format_totals(driver)
     assert "100 records" in totals and "90 outputs, 10 dead letters" in totals and "stopped: idle" in totals
 

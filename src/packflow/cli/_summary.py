@@ -79,7 +79,7 @@ def build_summary(snapshot: RunnerSnapshot, elapsed_s: float, exit_code: int, **
         "records_per_s": round(data["records_in"] / elapsed_s, 1) if elapsed_s > 0 else 0.0,
         "exit_code": exit_code,
         "steps": data["steps"],
-        "runner": {k: v for k, v in data.items() if k not in ("steps", "data_quality")},
+        "runner": {k: v for k, v in data.items() if k not in ("steps", "data_quality", "step_latency")},
         "data_quality": data.get("data_quality"),
     }
     summary.update(extra)

@@ -166,7 +166,16 @@ def _run_locally(target: str, input_path: str, output_path: str, dead_letters_pa
     if stop.is_set():
         say(_stopped_message(stop))
     stop.close()
-    return build_summary(snapshot, 0.0, exit_code, target=target, engine="local")
+    return build_summary(snapshot, 0.0, exit_code, target=target, engine="local", metrics=_vocabulary(snapshot, target))
+
+
+def _vocabulary(snapshot: Any, target: str) -> dict[str, Any]:
+    """The run's metrics as ``/metrics`` of serve and stream name them (docs/metrics.md), JSON-ready."""
+    from packflow.loaders.target import resolve_target
+    from packflow.runtime.metrics_export import snapshot_families, to_json
+
+    identity = resolve_target(target)
+    return to_json(snapshot_families(snapshot, identity.name, identity.version))
 
 
 def _stopped_message(stop: Any, now: bool = False) -> str:

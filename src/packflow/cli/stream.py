@@ -78,7 +78,8 @@ def stream(target: str, **opts: Any) -> None:
     from packflow.loaders.target import resolve_target
     from packflow.runtime import Runner
 
-    backend = resolve_target(target).load(**with_strict_config(opts["backend_config"], opts["strict_config"]))
+    resolved = resolve_target(target)
+    backend = resolved.load(**with_strict_config(opts["backend_config"], opts["strict_config"]))
     runner = Runner(backend, max_batch_size=opts["batch_size"], max_wait_ms=opts["max_wait_ms"])
     if opts["kafka_bootstrap"]:
         from packflow.cli._kafka_options import build_kafka_driver
@@ -86,7 +87,7 @@ def stream(target: str, **opts: Any) -> None:
         driver = build_kafka_driver(runner, opts)
     else:
         driver = _build_driver(runner, opts)
-    _run(driver, opts)
+    _run(driver, opts, (resolved.name, resolved.version))
 
 
 def _build_driver(runner: Any, opts: dict[str, Any]) -> Any:
@@ -117,7 +118,8 @@ def _build_driver(runner: Any, opts: dict[str, Any]) -> Any:
     return StreamDriver(runner, source, sink, options)
 
 
-def _run(driver: Any, opts: dict[str, Any]) -> None:
+def _run(driver: Any, opts: dict[str, Any], labels: tuple[str, str] = ("", "")) -> None:
+    """Run ``driver`` until it stops; ``labels``: the backend name and version on ``/metrics``."""
     from packflow.runtime.stream.base import WriteFailedError
     from packflow.runtime.stream.driver import StreamUnavailableError
     from packflow.runtime.stream.status import Monitor
@@ -128,7 +130,7 @@ def _run(driver: Any, opts: dict[str, Any]) -> None:
     if opts["metrics_port"]:
         from packflow.runtime.stream.metrics import serve_metrics
 
-        server = serve_metrics(monitor, opts["metrics_port"], opts["metrics_host"])
+        server = serve_metrics(monitor, opts["metrics_port"], opts["metrics_host"], *labels)
     _install_signal_handlers(driver)
     error: str | None = None
     try:

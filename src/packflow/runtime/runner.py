@@ -8,7 +8,7 @@ from packflow.backend.base import InferenceBackend
 from packflow.runtime.batching import iter_batches
 from packflow.runtime.deadletter import DeadLetter
 from packflow.runtime.isolation import Fresh, SegmentHook, call_isolated, call_or_fail
-from packflow.runtime.stats import RunnerCounters, RunnerSnapshot
+from packflow.runtime.stats import RunnerCounters, RunnerSnapshot, RunObserver, timed_calls
 
 if TYPE_CHECKING:  # pragma: no cover
     from packflow.runtime.aio import AsyncBatcher, BatchObserver
@@ -37,7 +37,9 @@ class Runner:
         max_batch_size: int = 64,
         max_wait_ms: float = 5.0,
         on_error: OnError = "isolate",
+        observer: RunObserver | None = None,
     ) -> None:
+        """``observer`` also hears every batch, backend call and dead letter (a driver's own metrics)."""
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size!r}")
         if not 0 <= max_wait_ms < float("inf"):  # also refuses NaN
@@ -48,11 +50,12 @@ class Runner:
         self.max_batch_size = max_batch_size
         self.max_wait_ms = max_wait_ms
         self.on_error = on_error
-        self.counters = RunnerCounters()
+        self.counters = RunnerCounters(observer)
         self._call = call_isolated if on_error == "isolate" else call_or_fail
         # The backend's pipeline without its per-record output check: isolation checks each output
-        # itself, so one non-dict output costs one dead letter, not a bisection.
-        self._invoke = getattr(backend, "_pipeline", backend)
+        # itself, so one non-dict output costs one dead letter, not a bisection. Each successful call
+        # reports its step times to the counters (the step-latency histograms).
+        self._invoke = timed_calls(backend, self.counters)
         self._aio: AsyncBatcher | None = None
 
     def __repr__(self) -> str:

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from packflow.loaders.target import Target
+from packflow.loaders.target import Target, resolve_target
 from packflow.logger import get_logger
 from packflow.runtime.runner import Runner
 from packflow.runtime.serve.config import ServeConfig
@@ -87,9 +87,11 @@ class ServeApp:
 
     def _configure_runner(self, runner: Runner) -> None:
         config, metrics, backend = self.state.config, self.metrics, runner.backend
+        metrics.watch(backend)
+        depth = metrics.queue_depth
         batcher = runner.start_async(
             fill_wait_ms=config.max_wait_ms, max_queue=config.max_queue,
-            on_batch=lambda records, results: metrics.observe_batch(records, results, backend, batcher.queue_depth),
+            on_batch=lambda _records, _results: depth.set(batcher.queue_depth),
         )
         self.metrics.ready.set(1)
         gc.collect()
@@ -168,5 +170,6 @@ def create_app(
         if len(targets) > 1:
             return MultiModelApp(config, targets, on_fatal)  # type: ignore[return-value]
         target = target or targets[0]
-    state = BackendState(config, target)
-    return ServeApp(state, ServeMetrics(state.name, state.version), on_fatal)
+    target = target or resolve_target(config.target)
+    metrics = ServeMetrics(target.name, target.version)
+    return ServeApp(BackendState(config, target, metrics), metrics, on_fatal)

@@ -176,16 +176,17 @@ def reload_all() -> None:
 
 
 def failure_counter(registry: Any) -> Any:
-    """``packflow_auth_failures_total{protocol, reason}`` in ``registry`` (one family per registry)."""
+    """``packflow_serve_auth_failures_total{protocol, reason}`` in ``registry`` (one family per registry)."""
     import prometheus_client as pc
 
     if registry is None:
         registry = pc.CollectorRegistry()
     counter = _COUNTERS.get(registry)
     if counter is None:
-        counter = _COUNTERS[registry] = pc.Counter(
-            "packflow_auth_failures", "Requests refused for want of an accepted API key (HTTP 401, gRPC UNAUTHENTICATED), "
-            "by protocol (http, grpc) and reason (missing, invalid).", ["protocol", "reason"], registry=registry)
+        from packflow.runtime.metrics_export import client_metric
+        from packflow.runtime.metrics_vocab import SERVE_AUTH_FAILURES
+
+        counter = _COUNTERS[registry] = client_metric(SERVE_AUTH_FAILURES, registry)
     return counter
 
 

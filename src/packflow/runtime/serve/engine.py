@@ -154,6 +154,11 @@ class BackendProcess:
             raise InferenceBackendRuntimeError("the backend has not been called yet", step="input")
         return ExecutionMetrics(batch_size=0, execution_times=ExecutionTimes(**self._times))
 
+    def step_seconds(self) -> dict[str, float]:
+        """Step times (seconds) of the last successful call, for the step-latency histograms."""
+        times = self._times or {}
+        return {step: ms / 1000.0 for step, ms in times.items() if ms is not None}
+
     def close(self) -> None:
         """End the engine for good (it exits when its pipes close; terminated if stuck in a call)."""
         self._closed = True

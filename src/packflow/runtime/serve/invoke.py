@@ -60,10 +60,16 @@ class InvokeEndpoint:
         results = await self.path.submit_records(records)
         status, payload, failed, unencodable = encode_results(results, single)
         if unencodable:
-            self.metrics.observe_rejected_records("encode", unencodable)
+            self._count_unencodable(unencodable)
         if not failed:
             return status, payload, "ok"
         return status, payload, "error" if single else "partial"
+
+    def _count_unencodable(self, count: int) -> None:
+        """Outputs that could not be encoded: dead letters of step ``encode`` (Runner and metrics alike)."""
+        runner = self.state.runner
+        if runner is not None:
+            runner.record_dead_letter("encode", count)
 
 
 async def _respond(send: Send, status: int, payload: bytes, extra: list | None = None) -> None:

@@ -18,7 +18,7 @@ from packflow.runtime.codec import DecodeError, EncodeError, decode, encode
 from packflow.runtime.serve.bodies import HTTPProblem, read_body
 from packflow.runtime.serve.request_path import all_outputs
 from packflow.runtime.serve.served import ServedModel
-from packflow.runtime.serve.v2 import find_model, problem_text
+from packflow.runtime.serve.v2 import find_model, problem_text, unknown_route
 
 __all__ = ["v1_routes"]
 
@@ -71,7 +71,8 @@ def v1_routes(models: Models, limit: int) -> list[Route]:
             return _error(HTTPProblem(500, "EncodeError", f"The model's output cannot be encoded as JSON: {exc}."))
         return Response(payload, media_type="application/json")
 
-    return [
+    routes = [
         Route("/v1/models/{name}:predict", predict, methods=["POST"]),
         Route("/v1/models/{name}", status, methods=["GET"]),
     ]
+    return [*routes, unknown_route("/v1", routes, "GET /v1/models/{name} and POST /v1/models/{name}:predict")]

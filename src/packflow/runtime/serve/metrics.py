@@ -1,30 +1,37 @@
 """Prometheus metrics of one server, aggregated correctly across worker processes.
 
+Names, types, labels and buckets come from :mod:`packflow.runtime.metrics_vocab`, the vocabulary
+``packflow stream`` and ``packflow run --metrics-json`` export too. The Runner reports every batch,
+backend call and driver dead letter to :class:`ServeMetrics` (its ``observer``) as it happens.
+
 With ``--workers N`` the launcher gives every worker the same ``PROMETHEUS_MULTIPROC_DIR``;
 prometheus-client then keeps each worker's values in memory-mapped files there, and a scrape
 answered by any worker reads and merges all of them (counters and histograms are summed, gauges
 are summed over live workers). With one worker, values live in an ordinary in-memory registry.
+The server process exports no ``*_created`` series (prometheus-client's per-process switch).
 """
 
 from __future__ import annotations
 
 import os
 import weakref
-from typing import Any
+from typing import Any, Iterator, Sequence
 
-from packflow.runtime.deadletter import DeadLetter
-from packflow.runtime.stats import BATCH_SIZE_BUCKETS
+from packflow.runtime import metrics_vocab as vocab
+from packflow.runtime.metrics_export import client_metric, quality_families, to_prometheus
 
 __all__ = ["REQUEST_OUTCOMES", "ServeMetrics"]
 
-#: Outcome label of ``packflow_requests_total``.
+#: Outcome label of ``packflow_serve_requests_total``.
 REQUEST_OUTCOMES = ("ok", "partial", "error", "bad_request", "too_large", "timeout", "unavailable")
 #: Steps with a latency histogram.
-STEPS = ("preprocess", "transform_inputs", "execute", "transform_outputs")
-LATENCY_BUCKETS = (
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-)
+STEPS = vocab.BACKEND_STEPS
+LATENCY_BUCKETS = vocab.LATENCY_BUCKETS
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_LIVE = (
+    vocab.SERVE_REQUESTS, vocab.RECORDS, vocab.SERVE_REQUEST_LATENCY, vocab.STEP_LATENCY, vocab.BATCH_SIZE,
+    vocab.DEAD_LETTERS, vocab.BACKEND_CALLS, vocab.SERVE_QUEUE_DEPTH, vocab.SERVE_READY,
+)
 
 
 def multiprocess_enabled() -> bool:
@@ -40,71 +47,77 @@ class ServeMetrics:
         import prometheus_client as pc
 
         self._pc = pc
+        # No `_created` gauges: the exposition holds the vocabulary's families only, as stream's does.
+        pc.disable_created_metrics()
         self.multiprocess = multiprocess_enabled()
         self.registry = registry if registry is not None else pc.CollectorRegistry()
-        values = (name, version)
-        requests, records, latency, steps, batch, dead, depth, ready = _families(self.registry)
+        values = self._values = (name, version)
+        requests, records, latency, steps, batch, dead, calls, depth, ready = _families(self.registry)
         self._requests = {o: requests.labels(*values, o) for o in REQUEST_OUTCOMES}
-        self._records_ok = records.labels(*values, "ok")
-        self._records_dead = records.labels(*values, "dead_letter")
+        self._records = records.labels(*values)
         self._latency = latency.labels(*values)
-        self._steps = {s: steps.labels(*values, s) for s in STEPS}
+        self._step_family = steps
+        self._steps: dict[str, Any] = {}  # a series per step the backend runs, as in stream and run
         self._batch = batch.labels(*values)
-        self._dead = dead
-        self._values = values
+        self._dead_family = dead
+        self._dead = {s: dead.labels(*values, s) for s in STEPS}  # visible before the first failure
+        self._calls = calls.labels(*values)
         self.queue_depth = depth.labels(*values)
         self.ready = ready.labels(*values)
-        for step in STEPS:  # make the dead-letter series visible before the first failure
-            dead.labels(*values, step)
         self._backend: Any = None
-        self._quality_registry = pc.CollectorRegistry()
-        self._quality_registry.register(_QualityCollector(self))  # type: ignore[arg-type]
+        _quality_collector(self.registry).models.append(self)
 
     def observe_request(self, outcome: str, seconds: float) -> None:
-        """Count one /invoke request and its latency."""
+        """Count one inference request and its latency."""
         self._requests[outcome].inc()
         self._latency.observe(seconds)
 
-    def observe_batch(self, records: list, results: list, backend: Any, queue_depth: int = 0) -> None:
-        """Batch size, record outcomes, dead letters, step latencies and the queue depth after one batch."""
-        size = len(records)
-        self.queue_depth.set(queue_depth)
+    # -- the Runner's observer (packflow.runtime.stats.RunObserver), on the backend thread ----------
+
+    def batch_done(self, size: int, dead_steps: Sequence[str], calls: int) -> None:
+        """Batch size, records, calls and dead letters of one batch."""
         self._batch.observe(size)
-        dead = 0
-        for result in results:
-            if type(result) is DeadLetter:
-                dead += 1
-                self._dead.labels(*self._values, result.step).inc()
-        self._records_ok.inc(size - dead)
-        if dead:
-            self._records_dead.inc(dead)
-        self._observe_steps(backend)
+        self._records.inc(size)
+        self._calls.inc(calls)
+        for step in dead_steps:
+            self._dead_child(step).inc()
+
+    def call_done(self, names: Sequence[str], seconds: Sequence[float]) -> None:
+        """Step latencies of one successful backend call."""
+        steps = self._steps
+        for name, value in zip(names, seconds):
+            child = steps.get(name)
+            if child is None:
+                child = steps[name] = self._step_family.labels(*self._values, name)
+            child.observe(value)
+
+    def dead_letters(self, step: str, count: int) -> None:
+        """Records the server dead-lettered itself (outputs it could not encode)."""
+        self._dead_child(step).inc(count)
+        if step != "encode":  # never reached the backend: received all the same
+            self._records.inc(count)
+
+    def _dead_child(self, step: str) -> Any:
+        child = self._dead.get(step)
+        if child is None:
+            child = self._dead[step] = self._dead_family.labels(*self._values, step)
+        return child
+
+    def watch(self, backend: Any) -> None:
+        """The backend whose data-quality counters ``/metrics`` reports."""
         self._backend = backend
-
-    def observe_rejected_records(self, step: str, count: int) -> None:
-        """Outputs the server could not encode (already counted as ok records by the backend's batch)."""
-        self._dead.labels(*self._values, step).inc(count)
-
-    def _observe_steps(self, backend: Any) -> None:
-        try:
-            times = backend.get_metrics().execution_times
-        except Exception:  # noqa: BLE001 - the last call failed before timing anything
-            return
-        for step, child in self._steps.items():
-            ms = getattr(times, step, None)
-            if ms is not None:
-                child.observe(ms / 1000.0)
 
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition (merged across workers in multiprocess mode)."""
         pc = self._pc
+        quality = pc.generate_latest(_quality_registry(self.registry))
         if self.multiprocess:
             from prometheus_client import multiprocess
 
             registry = pc.CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return pc.generate_latest(registry) + pc.generate_latest(self._quality_registry), pc.CONTENT_TYPE_LATEST
-        return pc.generate_latest(self.registry) + pc.generate_latest(self._quality_registry), pc.CONTENT_TYPE_LATEST
+            return pc.generate_latest(registry) + quality, pc.CONTENT_TYPE_LATEST
+        return pc.generate_latest(self.registry) + quality, pc.CONTENT_TYPE_LATEST
 
     def close(self) -> None:
         """Mark this worker dead so its live gauges stop counting (multiprocess mode)."""
@@ -118,46 +131,53 @@ _FAMILIES: weakref.WeakKeyDictionary[Any, tuple[Any, ...]] = weakref.WeakKeyDict
 
 
 def _families(reg: Any) -> tuple[Any, ...]:
-    """The metric families of registry ``reg``, created once per registry."""
+    """The live metric families of registry ``reg``, created once per registry."""
     found = _FAMILIES.get(reg)
-    if found is not None:
-        return found
-    import prometheus_client as pc
-
-    labels = ("backend", "version")
-    families = (
-        pc.Counter("packflow_requests", "HTTP /invoke requests by outcome.", [*labels, "outcome"], registry=reg),
-        pc.Counter("packflow_records", "Records by outcome (ok or dead_letter).", [*labels, "outcome"], registry=reg),
-        pc.Histogram(
-            "packflow_request_latency_seconds", "Time from request received to response ready, /invoke.",
-            labels, buckets=LATENCY_BUCKETS, registry=reg,
-        ),
-        pc.Histogram(
-            "packflow_step_latency_seconds", "Backend step latency per batch call.", [*labels, "step"],
-            buckets=LATENCY_BUCKETS, registry=reg,
-        ),
-        pc.Histogram(
-            "packflow_batch_size", "Records per backend batch.", labels,
-            buckets=[float(b) for b in BATCH_SIZE_BUCKETS], registry=reg,
-        ),
-        pc.Counter("packflow_dead_letters", "Dead-lettered records by failing step.", [*labels, "step"], registry=reg),
-        pc.Gauge("packflow_queue_depth", "Records waiting for the backend.", labels, registry=reg, multiprocess_mode="livesum"),
-        pc.Gauge("packflow_ready", "Workers whose backend is ready.", labels, registry=reg, multiprocess_mode="livesum"),
-    )
-    _FAMILIES[reg] = families
-    return families
+    if found is None:
+        found = _FAMILIES[reg] = tuple(client_metric(metric, reg) for metric in _LIVE)
+    return found
 
 
 class _QualityCollector:
-    """The data-quality counters of the backend this server last ran (this worker's, with several)."""
+    """The data-quality counters of every model sharing one registry (this worker's, with several)."""
 
-    def __init__(self, metrics: ServeMetrics) -> None:
-        self.metrics = metrics
+    def __init__(self) -> None:
+        self.models: list[ServeMetrics] = []
 
-    def collect(self) -> Any:
-        from packflow.runtime.quality_metrics import data_quality_families
+    def collect(self) -> Iterator[Any]:
+        families: dict[str, Any] = {}
+        for model in self.models:
+            backend = model._backend
+            quality = backend.get_data_quality() if hasattr(backend, "get_data_quality") else None
+            common = dict(zip(vocab.COMMON_LABELS, model._values))
+            for family in quality_families(quality.model_dump() if quality is not None else None, common):
+                merged = families.setdefault(family.metric.name, family)
+                if merged is not family:
+                    merged.samples.extend(family.samples)
+        yield from to_prometheus(families.values())
 
-        backend = self.metrics._backend
-        quality = backend.get_data_quality() if backend is not None and hasattr(backend, "get_data_quality") else None
-        yield from data_quality_families(quality.model_dump() if quality is not None else None,
-                                         ("backend", "version"), self.metrics._values)
+
+_QUALITY: weakref.WeakKeyDictionary[Any, tuple[Any, _QualityCollector]] = weakref.WeakKeyDictionary()
+
+
+def _quality_collector(reg: Any) -> _QualityCollector:
+    return _quality_entry(reg)[1]
+
+
+def _quality_registry(reg: Any) -> Any:
+    return _quality_entry(reg)[0]
+
+
+def _quality_entry(reg: Any) -> tuple[Any, _QualityCollector]:
+    """A side registry per live registry: data quality is read from the backend at scrape time."""
+    found = _QUALITY.get(reg)
+    if found is None:
+        import prometheus_client as pc
+
+        collector = _QualityCollector()
+        side = pc.CollectorRegistry(auto_describe=False)
+        side.register(collector)  # type: ignore[arg-type]
+        found = _QUALITY[reg] = (side, collector)
+    return found
+
+

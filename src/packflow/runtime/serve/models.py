@@ -81,8 +81,8 @@ class MultiModelApp:
         self.apps = {}
         peers = worker_readiness(config.workers, config.ready_timeout_s)  # one report per worker, for all models
         for target in targets:
-            state = BackendState(sub_config, target, peers)
-            self.apps[target.name] = ServeApp(state, ServeMetrics(target.name, target.version, registry), on_fatal)
+            metrics = ServeMetrics(target.name, target.version, registry)
+            self.apps[target.name] = ServeApp(BackendState(sub_config, target, metrics, peers=peers), metrics, on_fatal)
         self.models: dict[str, ServedModel] = {name: app.models[name] for name, app in self.apps.items()}
         self.state = AllStates(config, [app.state for app in self.apps.values()])
         self.infer = InferEndpoint(self.models, config.max_body_bytes)

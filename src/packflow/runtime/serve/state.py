@@ -14,6 +14,7 @@ from packflow.loaders.target import Target, resolve_target
 from packflow.logger import get_logger
 from packflow.runtime.aio import RunnerClosedError
 from packflow.runtime.runner import Runner
+from packflow.runtime.stats import RunObserver
 from packflow.runtime.serve.config import ServeConfig
 
 from packflow.runtime.serve.readiness import READY_DIR_ENV, WorkerReadiness, worker_readiness
@@ -29,9 +30,14 @@ logger = get_logger("serve")
 class BackendState:
     """The served backend's lifecycle: ``loading`` → ``ready`` or ``failed``; then ``draining``."""
 
-    def __init__(self, config: ServeConfig, target: Target | None = None, peers: WorkerReadiness | None = None) -> None:
+    def __init__(
+        self, config: ServeConfig, target: Target | None = None, observer: RunObserver | None = None,
+        peers: WorkerReadiness | None = None,
+    ) -> None:
+        """``observer``: the server's metrics, handed to the Runner (see :class:`packflow.runtime.stats.RunObserver`)."""
         self.config = config
         self.target = target or resolve_target(config.target)
+        self.observer = observer
         self.phase = "loading"
         self.reason = "the backend is loading: initialize() has not finished"
         self.runner: Runner | None = None
@@ -93,13 +99,15 @@ class BackendState:
             from packflow.runtime.serve.engine import BackendProcess
 
             engine = self.engine = BackendProcess(self.target, config.backend_kwargs, config.ready_sample)
-            return Runner(cast(Any, engine), max_batch_size=config.max_batch_size, max_wait_ms=config.max_wait_ms)
+            return Runner(cast(Any, engine), max_batch_size=config.max_batch_size, max_wait_ms=config.max_wait_ms,
+                      observer=self.observer)
         backend = self.target.load(**config.backend_kwargs)
         if config.ready_sample:
             samples = read_sample_records(config.ready_sample)
             backend.check_io(samples)
             logger.info("Ready sample %s passed check_io (%d records)", config.ready_sample, len(samples))
-        return Runner(backend, max_batch_size=config.max_batch_size, max_wait_ms=config.max_wait_ms)
+        return Runner(backend, max_batch_size=config.max_batch_size, max_wait_ms=config.max_wait_ms,
+                      observer=self.observer)
 
     def readiness(self) -> tuple[bool, str]:
         """Never blocks: the checks that need no backend call, then the latest ``ready()`` verdict.

@@ -201,8 +201,11 @@ def _short(value: Any) -> str:
 
 
 def columns_from_records(records: list[dict], names: Iterable[str] | None, datatypes: dict[str, str]) -> list[Column]:
-    """One column per output field (``names``, else every key in first-seen order)."""
-    keys = list(names) if names is not None else _keys(records)
+    """One column per output field (``names``, else every key in first-seen order).
+
+    An empty batch has no keys to read: its columns are the declared outputs, each of shape ``[0]``.
+    """
+    keys = list(names) if names is not None else (_keys(records) if records else list(datatypes))
     columns = []
     for key in keys:
         try:
@@ -225,6 +228,8 @@ def _keys(records: list[dict]) -> list[str]:
 def column_from_values(name: str, values: list[Any], declared: str | None = None) -> Column:
     """A column for one output field: the declared datatype if the values fit it, else one read off them."""
     count = len(values)
+    if count == 0:
+        return Column(name, declared or "BYTES", [0], [])
     if count == 1:  # one record of a JSON-native scalar: the common case, decided without sets
         found = _ONE.get(type(values[0]))
         if found is not None and (declared is None or declared == found):

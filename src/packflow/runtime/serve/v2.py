@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable, Mapping
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from packflow._version import __version__
 from packflow.runtime.serve.bodies import ClientDisconnected, HTTPProblem, read_body
@@ -31,7 +31,7 @@ from packflow.runtime.serve.v2_binary import (
     parse_infer_request,
 )
 
-__all__ = ["EXTENSIONS", "find_model", "model_metadata", "problem_text", "server_metadata", "v2_routes"]
+__all__ = ["EXTENSIONS", "find_model", "model_metadata", "problem_text", "server_metadata", "unknown_route", "v2_routes"]
 
 Send = Callable[[dict], Awaitable[None]]
 Models = Mapping[str, ServedModel]
@@ -230,4 +230,27 @@ def _routes(server: Any, live: Any, ready: Any, metadata: Any, model_ready: Any,
             Route(prefix + "/ready", model_ready, methods=["GET"]),
             Route(prefix + "/infer", infer, methods=["POST"]),
         ]
-    return routes
+    return [*routes, unknown_route("/v2", routes, _V2_ROUTES)]
+
+
+_V2_ROUTES = ("GET /v2, /v2/health/live, /v2/health/ready, GET /v2/models/{name}[/versions/{version}], GET .../ready "
+              "and POST .../infer (no model repository, config or statistics extensions)")
+
+
+def unknown_route(prefix: str, routes: list[Route], served: str) -> Route:
+    """Any other ``PREFIX/...`` request: a protocol ``{"error": ...}`` 404 (or 405), not a plain-text one.
+
+    Clients parse every V2/V1 answer as JSON (the Triton client's ``get_model_config`` and
+    ``get_inference_statistics`` fail with a parse error on Starlette's text ``Not Found``).
+    ``served`` lists the protocol's routes for the 404 message.
+    """
+
+    async def unknown(request: Request) -> Response:
+        allowed = sorted({m for r in routes if r.matches(request.scope)[0] is Match.PARTIAL for m in r.methods or ()})
+        if allowed:
+            methods = ", ".join(allowed)
+            return _error(405, f"{request.method} is not allowed on {request.url.path}; use {methods}.", {"Allow": methods})
+        return _error(404, f"{request.url.path} is not a route of this server; the protocol's routes are {served}.")
+
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    return Route(prefix + "/{rest:path}", unknown, methods=methods)

@@ -7,7 +7,7 @@
 - **API keys**: the ``authorization: Bearer <key>`` (or ``x-api-key``) metadata of each call is
   checked against the same keys as HTTP (:class:`~packflow.runtime.serve.auth.ApiKeys`, reloaded on
   SIGHUP); a missing or wrong key aborts the call with ``UNAUTHENTICATED`` and counts in
-  ``packflow_auth_failures_total{protocol="grpc"}``. The health RPCs (ServerLive, ServerReady,
+  ``packflow_serve_auth_failures_total{protocol="grpc"}``. The health RPCs (ServerLive, ServerReady,
   ModelReady) follow ``--auth-probes`` like ``/v2/health/*`` over HTTP.
 """
 
