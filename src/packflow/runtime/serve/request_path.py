@@ -73,16 +73,20 @@ class RequestPath:
             for record, problem in zip(records, problems)
         ]
 
+    def check_count(self, count: int) -> None:
+        """A 413 problem when ``count`` records could never be queued (adapters call it before decoding them)."""
+        if count > self.max_queue:
+            raise HTTPProblem(
+                413, "TooManyRecords",
+                f"The request holds {count} records, over the server's queue limit of {self.max_queue} "
+                "records (--max-queue); send fewer records per request.",
+            )
+
     async def _run(self, records: list) -> list[Result]:
         runner = self.state.runner
         if runner is None:
             raise HTTPProblem(503, "NotReady", f"The server is not ready: {self.state.reason}. Retry later.")
-        if len(records) > self.max_queue:
-            raise HTTPProblem(
-                413, "TooManyRecords",
-                f"The request holds {len(records)} records, over the server's queue limit of {self.max_queue} "
-                "records (--max-queue); send fewer records per request.",
-            )
+        self.check_count(len(records))
         try:
             return await runner.aio.submit(records, self.timeout)
         except asyncio.TimeoutError:

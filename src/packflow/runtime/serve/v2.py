@@ -134,7 +134,7 @@ class InferEndpoint:
         model = find_model(self.models, params.get("name", ""), params.get("version"))
         body = await read_body(receive, scope["headers"], self.limit)
         try:
-            request = parse_infer_request(body, header_length(scope["headers"]))
+            request = parse_infer_request(body, header_length(scope["headers"]), model.path.check_count)
             records = request.records if request.records is not None else records_from_columns(request.columns)
         except TensorError as exc:
             raise HTTPProblem(400, "InvalidTensor", str(exc)) from None

@@ -10,7 +10,7 @@ or ``parameters.binary_data_output`` for all), which is what the Triton HTTP cli
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -57,8 +57,12 @@ def header_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     return None
 
 
-def parse_infer_request(body: bytes, json_length: int | None) -> InferRequest:
-    """The request from its body; ``json_length`` splits a binary body into JSON header and tensor bytes."""
+def parse_infer_request(body: bytes, json_length: int | None, check_rows: Callable[[int], None] | None = None) -> InferRequest:
+    """The request from its body; ``json_length`` splits a binary body into JSON header and tensor bytes.
+
+    ``check_rows`` is called with the record count the first input's shape declares, before any
+    tensor is decoded (so a request over the queue limit costs no decoding).
+    """
     if json_length is not None and not 0 < json_length <= len(body):
         raise TensorError(
             f"Inference-Header-Content-Length is {json_length} but the body has {len(body)} bytes; it must give the "
@@ -68,6 +72,10 @@ def parse_infer_request(body: bytes, json_length: int | None) -> InferRequest:
     inputs = header.get("inputs")
     if not isinstance(inputs, list):
         raise TensorError('The request has no "inputs" array; send {"inputs": [{"name", "datatype", "shape", "data"}]}.')
+    if check_rows is not None and inputs and type(inputs[0]) is dict:
+        shape = inputs[0].get("shape")
+        if type(shape) is list and shape and type(shape[0]) is int:
+            check_rows(shape[0])
     binary = memoryview(body)[json_length:] if json_length is not None else memoryview(b"")
     if (records := records_from_inputs(inputs, binary if json_length is not None else None)) is not None:
         request = InferRequest([], _request_id(header), records)
