@@ -53,6 +53,13 @@ def test_wide_integers_round_trip_exactly_in_any_position(ints):
     assert codec.encode(codec.decode(text.encode())) == text.replace(" ", "").encode()
 
 
+@given(st.binary(max_size=80) | st.text(alphabet="0123456789 ,.-e[]", max_size=80).map(str.encode))
+def test_the_long_digit_check_on_bytes_finds_exactly_the_19_digit_runs(data):
+    import re
+
+    assert codec._has_long_digits(data) is (re.search(rb"[0-9]{19}", data) is not None)
+
+
 def test_a_wide_integer_stays_an_int_on_decode_and_encode():
     value = codec.decode(b'{"id": 18446744073709551616, "neg": -9223372036854775809}')
     assert value == {"id": WIDE, "neg": -(2**63) - 1}

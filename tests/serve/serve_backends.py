@@ -142,3 +142,24 @@ class ExitingInit(InferenceBackend):
 
     def execute(self, inputs):
         return inputs
+
+
+#: Environment variable: a folder where ``ReadyLateInOneWorker`` processes claim who loaded first.
+CLAIM_ENV = "PACKFLOW_TEST_CLAIM_DIR"
+
+
+class ReadyLateInOneWorker(InferenceBackend):
+    """Identity. The first process to load it is ready at once; every later one only once the gate file exists."""
+
+    def initialize(self):
+        try:
+            os.close(os.open(os.path.join(os.environ[CLAIM_ENV], "first"), os.O_CREAT | os.O_EXCL))
+            self.early = True
+        except FileExistsError:
+            self.early = False
+
+    def ready(self):
+        return self.early or Path(os.environ[GATE_ENV]).exists()
+
+    def execute(self, inputs):
+        return inputs

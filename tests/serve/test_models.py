@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 
 import pytest
 
@@ -101,3 +102,27 @@ def test_cli_serves_several_models_over_a_real_socket_and_grpc(start_server):
                                     response_deserializer=message("ModelReadyResponse").FromString)
         assert [ready(message("ModelReadyRequest")(name=n), timeout=10).ready for n in ("a", "b")] == [True, True]
     assert server.stop() == 0  # SIGTERM: every model drains, the server exits 0
+
+
+def test_with_two_workers_a_model_is_ready_only_when_it_is_ready_in_every_worker(start_server, tmp_path):
+    gate = tmp_path / "gate"
+    env = {"PACKFLOW_TEST_GATE": str(gate), "PACKFLOW_TEST_CLAIM_DIR": str(tmp_path)}
+    server = start_server("fast=serve_backends:Identity", "slow=serve_backends:ReadyLateInOneWorker", "--workers", "2", env=env)
+    server.wait_status("/v2/models/fast/ready", 200, timeout=90)  # both workers have loaded both models
+    assert (tmp_path / "first").exists()  # one worker's "slow" is ready, the other's is not
+    red = ("/health/ready", "/v2/health/ready", "/v2/models/slow/ready")
+    seen = Counter()
+    for _ in range(40):  # a fresh connection each time: the kernel spreads them over the workers
+        for path in red:
+            status, body = server.request("GET", path, timeout=10)
+            seen[path, status] += 1
+            assert status == 503, (path, body, seen)
+        assert server.request("GET", "/v2/models/fast/ready", timeout=10)[0] == 200
+    reason = server.request("GET", "/health/ready")[1]["reason"]
+    assert "slow: " in reason and "fast" not in reason, reason
+    gate.touch()  # now "slow" is ready in the second worker too
+    for path in red:
+        server.wait_status(path, 200, timeout=30)
+    for _ in range(20):
+        assert all(server.request("GET", path, timeout=10)[0] == 200 for path in red)
+    assert server.stop() == 0

@@ -143,6 +143,14 @@ def test_malformed_requests_are_400_saying_what_to_fix(echo, headers, body, frag
     assert fragment in response.json()["error"]
 
 
+@pytest.mark.parametrize("data", [[10**400], [1, 10**400]])
+def test_an_integer_too_large_for_a_float_tensor_is_400(echo, data):
+    text = ",".join(map(str, data))  # JSON with exact wide integers (orjson cannot write them)
+    body = f'{{"inputs":[{{"name":"x","datatype":"FP64","shape":[{len(data)}],"data":[{text}]}}]}}'
+    response = echo.post("/v2/models/echo/infer", content=body.encode())
+    assert response.status_code == 400 and "too large for a float" in response.json()["error"]
+
+
 def test_schema_violation_is_422_naming_the_field(typed):
     response = typed.post("/v2/models/typed/infer", json=tensors(age=(1, 2), income=(1.0, 2.0), name=("a", "b"))
                           | {"inputs": tensors()["inputs"][:2]})

@@ -155,10 +155,6 @@ def test_triton_grpc_client_empty_batch(typed_server):
     assert json.loads(proc.stdout) == {"score": ["FP64", [0], 0], "label": ["BYTES", [0], 0], "flags": ["INT64", [0], 0]}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "request path (protocols helper): the --max-queue record limit is checked in invoke.py after the tensors "
-    "were decoded into records, so a 300,000-row binary request is decoded on the event loop (~7 s on this "
-    "machine, /v2/health/live stalled as long) before its 413; the row count is known from the shapes"))
 def test_a_request_over_the_queue_limit_is_refused_before_its_tensors_are_decoded():
     target = "protocol_backends:Typed"
     app = create_app(ServeConfig(target=target, max_queue=10), target=Target("module", target, "typed", "3"))

@@ -21,7 +21,9 @@ from packflow.runtime.serve.history import StatsHistory
 from packflow.runtime.serve.metrics import ServeMetrics
 from packflow.runtime.serve.openapi import OpenAPIDocument
 from packflow.runtime.serve.protocols import protocol_routes
-from packflow.runtime.serve.served import CheckedInvokeEndpoint, ServedModel
+from packflow.runtime.serve.invoke import InvokeEndpoint
+from packflow.runtime.serve.request_path import RequestPath
+from packflow.runtime.serve.served import ServedModel
 from packflow.runtime.serve.state import BackendState
 from packflow.runtime.serve.v2 import InferEndpoint
 from packflow.runtime.serve.status import StatusPage, stats_response, status_document
@@ -39,8 +41,9 @@ class ServeApp:
         self.state = state
         self.metrics = metrics
         self.on_fatal = on_fatal
-        self.invoke = CheckedInvokeEndpoint(state, metrics)
-        self.models = {state.name: ServedModel(state, metrics, self.invoke)}
+        self.path = RequestPath(state)
+        self.invoke = InvokeEndpoint(self.path, metrics)
+        self.models = {state.name: ServedModel(state, metrics, self.path, self.invoke)}
         self.infer = InferEndpoint(self.models, state.config.max_body_bytes)
         self.history = StatsHistory({state.name: lambda: state.runner.snapshot().to_dict() if state.runner else None})
         self.starlette = Starlette(routes=_routes(self), lifespan=lambda _app: self.history.running(self.lifespan()))
@@ -65,9 +68,11 @@ class ServeApp:
 
         self.state.start_loading(self._configure_runner, failed)
         grpc_server = await self._start_grpc()
+        reports = asyncio.ensure_future(self.state.keep_published())  # with several workers only
         try:
             yield
         finally:
+            reports.cancel()
             if grpc_server is not None:
                 await grpc_server.stop(self.state.config.graceful_timeout_s)
             await self._drain()
@@ -111,7 +116,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def _routes(app: ServeApp) -> list[Route]:
     state, metrics = app.state, app.metrics
-    openapi = OpenAPIDocument(state.name, state.version, app.invoke.schemas)
+    openapi = OpenAPIDocument(state.name, state.version, app.path.schemas)
 
     async def live(_: Request) -> Response:
         return _json({"status": "live"})

@@ -1,27 +1,26 @@
-"""``POST /invoke``: a raw ASGI endpoint on the hot path (no per-request framework objects)."""
+"""``POST /invoke``: a raw ASGI endpoint on the hot path (no per-request framework objects).
+
+The native protocol's adapter over :class:`~packflow.runtime.serve.request_path.RequestPath`: a
+JSON record or array of records in, per-record results (or error entries) out, in order.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any, Awaitable, Callable
 
-from packflow.logger import get_logger
-from packflow.runtime.aio import RunnerClosedError, RunnerOverloadedError
 from packflow.runtime.serve.bodies import (
     ClientDisconnected,
     HTTPProblem,
     encode_results,
-    new_error_id,
     parse_records,
     read_body,
 )
 from packflow.runtime.serve.metrics import ServeMetrics
-from packflow.runtime.serve.state import BackendState
+from packflow.runtime.serve.request_path import RequestPath
 
 __all__ = ["InvokeEndpoint"]
 
-logger = get_logger("serve")
 Send = Callable[[dict], Awaitable[None]]
 _clock = time.perf_counter
 _OUTCOME_BY_STATUS = {400: "bad_request", 422: "bad_request", 413: "too_large", 504: "timeout", 503: "unavailable"}
@@ -31,12 +30,11 @@ _JSON = b"application/json"
 class InvokeEndpoint:
     """Records in, records out, in order; per-record errors for failed records."""
 
-    def __init__(self, state: BackendState, metrics: ServeMetrics) -> None:
-        self.state = state
+    def __init__(self, path: RequestPath, metrics: ServeMetrics) -> None:
+        self.path = path
+        self.state = path.state
         self.metrics = metrics
-        self.limit = state.config.max_body_bytes
-        self.timeout = state.config.request_timeout_s
-        self.max_queue = state.config.max_queue
+        self.limit = path.state.config.max_body_bytes
 
     async def __call__(self, scope: dict, receive: Any, send: Send) -> None:
         if scope["method"] != "POST":
@@ -59,7 +57,7 @@ class InvokeEndpoint:
         records, single = parse_records(body)
         if not records:
             return 200, b"[]", "ok"
-        results = await self._submit(records)
+        results = await self.path.submit_records(records)
         status, payload, failed, unencodable = encode_results(results, single)
         if unencodable:
             self._count_unencodable(unencodable)
@@ -72,34 +70,6 @@ class InvokeEndpoint:
         runner = self.state.runner
         if runner is not None:
             runner.record_dead_letter("encode", count)
-
-    async def _submit(self, records: list) -> list:
-        runner = self.state.runner
-        if runner is None:
-            raise HTTPProblem(503, "NotReady", f"The server is not ready: {self.state.reason}. Retry later.")
-        if len(records) > self.max_queue:
-            raise HTTPProblem(
-                413, "TooManyRecords",
-                f"The request holds {len(records)} records, over the server's queue limit of {self.max_queue} "
-                "records (--max-queue); send fewer records per request.",
-            )
-        try:
-            return await runner.aio.submit(records, self.timeout)
-        except asyncio.TimeoutError:
-            raise HTTPProblem(
-                504, "Timeout", f"No result within {self.timeout} s (--request-timeout-s); the backend is busy or slow."
-            ) from None
-        except RunnerClosedError as exc:
-            raise HTTPProblem(503, "ShuttingDown", str(exc)) from None
-        except RunnerOverloadedError as exc:
-            raise HTTPProblem(503, "Overloaded", f"{exc}") from None
-        except Exception as exc:  # noqa: BLE001 - answered as 500 with an id, logged with its traceback
-            error_id = new_error_id()
-            logger.error("error id=%s: the batch failed: %s: %s", error_id, type(exc).__name__, exc, exc_info=exc,
-                         extra={"error_id": error_id})
-            raise HTTPProblem(
-                500, "InternalError", "The backend failed on this request; see the server log for this id.", error_id
-            ) from None
 
 
 async def _respond(send: Send, status: int, payload: bytes, extra: list | None = None) -> None:

@@ -16,7 +16,8 @@ from starlette.routing import Route
 
 from packflow.runtime.codec import DecodeError, EncodeError, decode, encode
 from packflow.runtime.serve.bodies import HTTPProblem, read_body
-from packflow.runtime.serve.served import ServedModel, failure_status
+from packflow.runtime.serve.request_path import all_outputs
+from packflow.runtime.serve.served import ServedModel
 from packflow.runtime.serve.v2 import find_model, problem_text, unknown_route
 
 __all__ = ["v1_routes"]
@@ -61,10 +62,7 @@ def v1_routes(models: Models, limit: int) -> list[Route]:
             model = find_model(models, request.path_params["name"], None)
             body = await read_body(request.receive, request.scope["headers"], limit)  # type: ignore[arg-type]
             records = instances_of(body)
-            results = await model.infer(records) if records else []
-            problem = failure_status(results)
-            if problem is not None:
-                raise problem
+            results = all_outputs(await model.path.submit_records(records))
         except HTTPProblem as problem:
             return _error(problem)
         try:

@@ -28,6 +28,7 @@ from packflow.runtime.serve.config import ServeConfig
 from packflow.runtime.serve.history import StatsHistory
 from packflow.runtime.serve.openapi import build_openapi
 from packflow.runtime.serve.protocols import protocol_routes
+from packflow.runtime.serve.readiness import worker_readiness
 from packflow.runtime.serve.served import ServedModel
 from packflow.runtime.serve.status import StatusPage, stats_response, status_document
 from packflow.runtime.serve.v2 import InferEndpoint
@@ -78,9 +79,10 @@ class MultiModelApp:
         registry = pc.CollectorRegistry()
         sub_config = dataclasses.replace(config, grpc_port=None)  # one gRPC server, for all models
         self.apps = {}
+        peers = worker_readiness(config.workers, config.ready_timeout_s)  # one report per worker, for all models
         for target in targets:
             metrics = ServeMetrics(target.name, target.version, registry)
-            self.apps[target.name] = ServeApp(BackendState(sub_config, target, metrics), metrics, on_fatal)
+            self.apps[target.name] = ServeApp(BackendState(sub_config, target, metrics, peers=peers), metrics, on_fatal)
         self.models: dict[str, ServedModel] = {name: app.models[name] for name, app in self.apps.items()}
         self.state = AllStates(config, [app.state for app in self.apps.values()])
         self.infer = InferEndpoint(self.models, config.max_body_bytes)

@@ -31,7 +31,7 @@ from packflow.logger import get_logger
 from packflow.runtime.serve.config import SERVE_CONFIG_ENV, ServeConfig
 from packflow.runtime.serve.metrics import MULTIPROC_ENV
 from packflow.runtime.serve.production import check_keys_at_start, install_key_reload, uvicorn_ssl_options, wrap_app
-from packflow.runtime.serve.state import READY_DIR_ENV
+from packflow.runtime.serve.readiness import READY_DIR_ENV, forget_worker
 
 __all__ = ["bind_socket", "run_server", "run_worker"]
 
@@ -185,7 +185,7 @@ class _Supervisor:
         if not os.path.exists(mark):
             logger.error("Worker pid %d exited with code %d before it was ready; stopping the server", proc.pid, code)
             return False
-        os.unlink(mark)
+        forget_worker(self.ready_dir, proc.pid)
         _forget_worker_metrics(proc.pid, self.metrics_dir)
         now = time.monotonic()
         self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_S] + [now]

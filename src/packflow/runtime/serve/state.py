@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -18,20 +17,23 @@ from packflow.runtime.runner import Runner
 from packflow.runtime.stats import RunObserver
 from packflow.runtime.serve.config import ServeConfig
 
+from packflow.runtime.serve.readiness import READY_DIR_ENV, WorkerReadiness, worker_readiness
+
 if TYPE_CHECKING:  # pragma: no cover
     from packflow.runtime.serve.engine import BackendProcess
 
-__all__ = ["BackendState", "read_sample_records"]
+__all__ = ["BackendState", "READY_DIR_ENV", "read_sample_records"]
 
 logger = get_logger("serve")
-#: Environment variable naming the folder where each worker of a multi-worker server marks itself ready.
-READY_DIR_ENV = "PACKFLOW_SERVE_READY_DIR"
 
 
 class BackendState:
     """The served backend's lifecycle: ``loading`` → ``ready`` or ``failed``; then ``draining``."""
 
-    def __init__(self, config: ServeConfig, target: Target | None = None, observer: RunObserver | None = None) -> None:
+    def __init__(
+        self, config: ServeConfig, target: Target | None = None, observer: RunObserver | None = None,
+        peers: WorkerReadiness | None = None,
+    ) -> None:
         """``observer``: the server's metrics, handed to the Runner (see :class:`packflow.runtime.stats.RunObserver`)."""
         self.config = config
         self.target = target or resolve_target(config.target)
@@ -50,8 +52,10 @@ class BackendState:
         self._probe: asyncio.Future | None = None
         self._drain_deadline: float | None = None
         self._refresh: asyncio.Task | None = None
-        self._ready_dir = os.environ.get(READY_DIR_ENV) if config.workers > 1 else None
-        self._ready_mark = os.path.join(self._ready_dir, f"ready-{os.getpid()}") if self._ready_dir else None
+        #: With several workers: this worker's reports, and the other workers' verdicts.
+        self.peers = peers or worker_readiness(config.workers, config.ready_timeout_s)
+        if self.peers is not None:
+            self.peers.expect(self.name)
 
     @property
     def name(self) -> str:
@@ -81,8 +85,8 @@ class BackendState:
         on_ready(runner)
         self.phase = "ready"
         self.reason = "ready"
-        if self._ready_mark:
-            Path(self._ready_mark).touch()
+        if self.peers is not None:
+            self.peers.loaded(self.name)
         self.loaded.set()
         first = _first_verdict(runner.backend.ready, self.config.ready_timeout_s)
         if self._verdict is None:  # a probe may have answered meanwhile: keep the newer verdict
@@ -126,17 +130,30 @@ class BackendState:
         """(ready, reason): loaded, not draining, not stuck, and ``backend.ready()`` true in time.
 
         ``ready()`` runs on its own thread, bounded by ``ready_timeout_s``; a call that has not
-        returned yet is awaited again by the next probe rather than started twice.
+        returned yet is awaited again by the next probe rather than started twice. With several
+        workers, the model must also be ready in every other worker (:mod:`.readiness`).
         """
+        ok, reason = await self._local_readiness()
+        if ok and self.peers is not None:
+            ok, reason = self.peers.others(self.name)
+        self._verdict = (ok, reason)
+        return ok, reason
+
+    async def _local_readiness(self) -> tuple[bool, str]:
         ok, reason = self._static_readiness()
         if ok:
             ok, reason = await self._probe_ready()
-        if ok and self._ready_dir:
-            count = sum(1 for name in os.listdir(self._ready_dir) if name.startswith("ready-"))
-            if count < self.config.workers:
-                ok, reason = False, f"{count} of {self.config.workers} workers have loaded the backend"
-        self._verdict = (ok, reason)
+        if self.peers is not None:
+            self.peers.publish(self.name, ok, reason)
         return ok, reason
+
+    async def keep_published(self) -> None:
+        """With several workers: re-check this model and republish its verdict, every ``REFRESH_S``, until cancelled."""
+        if self.peers is None:
+            return
+        while True:
+            await self._local_readiness()
+            await asyncio.sleep(self.peers.refresh_s)
 
     def _static_readiness(self) -> tuple[bool, str]:
         runner = self.runner
@@ -191,8 +208,8 @@ class BackendState:
     def mark_draining(self) -> None:
         """Readiness turns red for good: the server is shutting down."""
         self.phase, self.reason = "draining", "the server is shutting down"
-        if self._ready_mark:
-            Path(self._ready_mark).unlink(missing_ok=True)
+        if self.peers is not None:
+            self.peers.withdraw()
 
     def close(self) -> None:
         """Release what the backend holds outside this process (the engine process, with several workers)."""

@@ -14,6 +14,7 @@ so a record is the same whatever protocol brought it. Pure module: used by REST 
 from __future__ import annotations
 
 import math
+import struct
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -40,6 +41,9 @@ _ALLOWED: dict[str, set[type]] = {name: {bool} if name == "BOOL" else {int} if n
 _ALLOWED["BYTES"] = {str}
 _INT64 = (-(2**63), 2**63 - 1)
 _ONE = {bool: "BOOL", int: "INT64", float: "FP64", str: "BYTES"}
+#: ``struct`` codes of the datatypes whose few-element tensors skip numpy (same bytes, same values).
+_STRUCT_CODES = {"BOOL": "?", "INT64": "q", "FP64": "d"}
+_STRUCT_MAX = 64
 
 
 class TensorError(InputError):
@@ -59,6 +63,8 @@ class Column:
         """The elements in row-major order (the JSON ``data`` of the tensor)."""
         if len(self.shape) == 1:
             return self.values
+        if len(self.shape) == 2:  # rows already hold elements of the column's type: no numpy round trip
+            return [value for row in self.values for value in row]
         if self.datatype == "BYTES":
             return np.asarray(self.values, dtype=object).reshape(-1).tolist()
         return np.asarray(self.values).reshape(-1).tolist()
@@ -107,7 +113,7 @@ def check_json_data(name: str, datatype: str, data: Any) -> list[Any]:
     if type(data) is not list:
         raise TensorError(f"Input {name!r} has data {_short(data)}; give a JSON array of elements.")
     if len(data) == 1 and type(data[0]) in allowed and datatype not in _BOUNDS:  # one record, one element
-        return [float(data[0])] if datatype[0] == "F" else data
+        return _floats(name, datatype, data) if datatype[0] == "F" else data
     kinds = set(map(type, data))
     flat = data
     if list in kinds:
@@ -120,8 +126,16 @@ def check_json_data(name: str, datatype: str, data: Any) -> list[Any]:
     if not ok:
         raise TensorError(f"Input {name!r} of datatype {datatype} holds {_describe(kinds, flat)}; send {_expected(datatype)}.")
     if int in kinds and datatype[0] == "F":
-        flat = [float(v) for v in flat]
+        flat = _floats(name, datatype, flat)
     return flat
+
+
+def _floats(name: str, datatype: str, values: list[Any]) -> list[float]:
+    try:
+        return [float(v) for v in values]
+    except OverflowError:  # an integer of hundreds of digits (the codec reads wide integers exactly)
+        raise TensorError(f"Input {name!r} of datatype {datatype} holds an integer too large for a float; "
+                          "send numbers of magnitude below 1.8e308.") from None
 
 
 def records_from_columns(columns: list[Column]) -> list[dict[str, Any]]:
@@ -322,6 +336,8 @@ def flat_from_raw(name: str, datatype: str, shape: list[int], raw: bytes | memor
             f"Input {name!r} has {len(raw)} bytes of binary data; shape {shape} of {datatype} needs "
             f"{size * dtype.itemsize}."
         )
+    if datatype in _STRUCT_CODES and size <= _STRUCT_MAX:  # a few elements: struct beats a numpy round trip
+        return list(struct.unpack(f"<{size}{_STRUCT_CODES[datatype]}", raw))
     return np.frombuffer(raw, dtype=dtype).tolist()
 
 
@@ -347,11 +363,18 @@ def _texts_from_raw(name: str, raw: bytes | memoryview, size: int) -> list[str]:
 
 def raw_from_column(column: Column) -> bytes:
     """The column's elements as raw little-endian bytes (the form ``raw_from_flat`` reads)."""
-    if column.datatype == "BYTES":
-        parts = []
-        for text in column.flat():
-            data = text.encode("utf-8")
-            parts.append(len(data).to_bytes(4, "little"))
-            parts.append(data)
-        return b"".join(parts)
+    if column.datatype == "BYTES" or (column.datatype in _STRUCT_CODES and len(column.shape) <= 2):
+        return raw_from_flat(column.datatype, column.flat())
     return np.asarray(column.values, dtype=NUMPY_TYPES[column.datatype]).tobytes()
+
+
+def raw_from_flat(datatype: str, flat: list[Any]) -> bytes:
+    """Row-major elements of a ``BYTES``, ``BOOL``, ``INT64`` or ``FP64`` tensor as raw little-endian bytes."""
+    if datatype != "BYTES":
+        return struct.pack(f"<{len(flat)}{_STRUCT_CODES[datatype]}", *flat)
+    parts = []
+    for text in flat:
+        data = text.encode("utf-8")
+        parts.append(len(data).to_bytes(4, "little"))
+        parts.append(data)
+    return b"".join(parts)

@@ -1,7 +1,7 @@
 """Open Inference Protocol ("V2") over REST: health, metadata, readiness and inference routes.
 
 Inference is an adapter over the one request path: tensors → records (one field per input
-tensor, one record per row) → :meth:`ServedModel.infer` → records → tensors. Errors use the
+tensor, one record per row) → :meth:`RequestPath.submit_records` → records → tensors. Errors use the
 protocol's ``{"error": "..."}`` body: 400 for a malformed request, 404 for an unknown model or
 version, 422 when a record is invalid (schema or input errors), 500 when the model failed
 (with an id logged with the cause), 503/504 when not ready, overloaded or too slow.
@@ -19,9 +19,17 @@ from starlette.routing import Match, Route
 
 from packflow._version import __version__
 from packflow.runtime.serve.bodies import ClientDisconnected, HTTPProblem, read_body
-from packflow.runtime.serve.served import ServedModel, failure_status
+from packflow.runtime.serve.request_path import all_outputs
+from packflow.runtime.serve.served import ServedModel
 from packflow.runtime.serve.tensors import TensorError, columns_from_records, records_from_columns
-from packflow.runtime.serve.v2_binary import InferRequest, encode_infer_response, header_length, parse_infer_request
+from packflow.runtime.serve.v2_json import outputs_from_record
+from packflow.runtime.serve.v2_binary import (
+    InferRequest,
+    encode_infer_response,
+    encode_plain_response,
+    header_length,
+    parse_infer_request,
+)
 
 __all__ = ["EXTENSIONS", "find_model", "model_metadata", "problem_text", "server_metadata", "unknown_route", "v2_routes"]
 
@@ -126,30 +134,49 @@ class InferEndpoint:
         model = find_model(self.models, params.get("name", ""), params.get("version"))
         body = await read_body(receive, scope["headers"], self.limit)
         try:
-            request = parse_infer_request(body, header_length(scope["headers"]))
-            records = records_from_columns(request.columns)
+            request = parse_infer_request(body, header_length(scope["headers"]), model.path.check_count)
+            records = request.records if request.records is not None else records_from_columns(request.columns)
         except TensorError as exc:
             raise HTTPProblem(400, "InvalidTensor", str(exc)) from None
-        results = await model.infer(records) if records else []
-        problem = failure_status(results)
-        if problem is not None:
-            raise problem
+        results = all_outputs(await model.path.submit_records(records))
         return _respond(model, request, results)
 
 
 def _respond(model: ServedModel, request: InferRequest, results: list[dict]) -> tuple[int, bytes, int | None]:
     schema = model.schema()
+    declared = schema.output_types if schema else {}
+    head: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
+    if request.request_id is not None:
+        head["id"] = request.request_id
+    plain = _plain_outputs(results, request, declared)
+    if plain is not None:  # the hot path
+        return (200, *encode_plain_response(head, plain, request))
+    return _respond_columns(head, request, results, declared)
+
+
+def _plain_outputs(results: list[dict], request: InferRequest, declared: dict[str, str]) -> list[dict[str, Any]] | None:
+    """The output entries of one plain record (the requested ones, each named once), else None: the general path."""
+    plain = outputs_from_record(results[0], declared) if len(results) == 1 else None
+    if plain is None or request.outputs is None:
+        return plain
+    by_name = {entry["name"]: entry for entry in plain}
+    if len(set(request.outputs)) != len(request.outputs) or not all(name in by_name for name in request.outputs):
+        return None
+    return [by_name[name] for name in request.outputs]
+
+
+def _respond_columns(
+    head: dict[str, Any], request: InferRequest, results: list[dict], declared: dict[str, str]
+) -> tuple[int, bytes, int | None]:
+    """The general path: output columns (datatypes inferred or declared), then the response body."""
     if request.outputs is not None and results:
         unknown = [name for name in request.outputs if name not in results[0]]
         if unknown:
             raise HTTPProblem(400, "UnknownOutput", f"The model has no output {unknown[0]!r}; its outputs are {sorted(results[0])}.")
     try:
-        columns = columns_from_records(results, request.outputs, schema.output_types if schema else {})
+        columns = columns_from_records(results, request.outputs, declared)
     except KeyError as exc:
         raise HTTPProblem(500, "OutputError", f"The model's outputs cannot form tensors: {exc.args[0]}.") from None
-    head: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
-    if request.request_id is not None:
-        head["id"] = request.request_id
     body, json_length = encode_infer_response(head, columns, request)
     return 200, body, json_length
 

@@ -10,7 +10,7 @@ or ``parameters.binary_data_output`` for all), which is what the Triton HTTP cli
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -23,9 +23,11 @@ from packflow.runtime.serve.tensors import (
     column_from_flat,
     flat_from_raw,
     raw_from_column,
+    raw_from_flat,
 )
+from packflow.runtime.serve.v2_json import records_from_inputs
 
-__all__ = ["InferRequest", "encode_infer_response", "parse_infer_request"]
+__all__ = ["InferRequest", "encode_infer_response", "encode_plain_response", "parse_infer_request"]
 
 HEADER_LENGTH = b"inference-header-content-length"
 
@@ -36,6 +38,8 @@ class InferRequest:
 
     columns: list[Column]
     request_id: str | None = None
+    #: The records, when the plain-JSON fast path read them (:mod:`.v2_json`); else from ``columns``.
+    records: list[dict[str, Any]] | None = None
     outputs: list[str] | None = None
     binary: set[str] = field(default_factory=set)
     binary_all: bool = False
@@ -53,8 +57,12 @@ def header_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     return None
 
 
-def parse_infer_request(body: bytes, json_length: int | None) -> InferRequest:
-    """The request from its body; ``json_length`` splits a binary body into JSON header and tensor bytes."""
+def parse_infer_request(body: bytes, json_length: int | None, check_rows: Callable[[int], None] | None = None) -> InferRequest:
+    """The request from its body; ``json_length`` splits a binary body into JSON header and tensor bytes.
+
+    ``check_rows`` is called with the record count the first input's shape declares, before any
+    tensor is decoded (so a request over the queue limit costs no decoding).
+    """
     if json_length is not None and not 0 < json_length <= len(body):
         raise TensorError(
             f"Inference-Header-Content-Length is {json_length} but the body has {len(body)} bytes; it must give the "
@@ -64,7 +72,15 @@ def parse_infer_request(body: bytes, json_length: int | None) -> InferRequest:
     inputs = header.get("inputs")
     if not isinstance(inputs, list):
         raise TensorError('The request has no "inputs" array; send {"inputs": [{"name", "datatype", "shape", "data"}]}.')
+    if check_rows is not None and inputs and type(inputs[0]) is dict:
+        shape = inputs[0].get("shape")
+        if type(shape) is list and shape and type(shape[0]) is int:
+            check_rows(shape[0])
     binary = memoryview(body)[json_length:] if json_length is not None else memoryview(b"")
+    if (records := records_from_inputs(inputs, binary if json_length is not None else None)) is not None:
+        request = InferRequest([], _request_id(header), records)
+        _read_outputs(header, request)
+        return request
     columns, used = [], 0
     for index, spec in enumerate(inputs):
         column, size = _input_column(index, spec, binary, used)
@@ -141,6 +157,20 @@ def encode_infer_response(head: dict[str, Any], columns: list[Column], request: 
         else:
             entry["data"] = column.flat()
         outputs.append(entry)
+    header = orjson.dumps({**head, "outputs": outputs})
+    if not chunks:
+        return header, None
+    return header + b"".join(chunks), len(header)
+
+
+def encode_plain_response(head: dict[str, Any], outputs: list[dict[str, Any]], request: InferRequest) -> tuple[bytes, int | None]:
+    """Like :func:`encode_infer_response`, for the output entries of :func:`.v2_json.outputs_from_record`."""
+    chunks = []
+    for entry in outputs:
+        if request.binary_all or entry["name"] in request.binary:
+            raw = raw_from_flat(entry["datatype"], entry.pop("data"))
+            entry["parameters"] = {"binary_data_size": len(raw)}
+            chunks.append(raw)
     header = orjson.dumps({**head, "outputs": outputs})
     if not chunks:
         return header, None

@@ -1,6 +1,6 @@
 """``GRPCInferenceService``: the Open Inference Protocol's gRPC methods over the served models.
 
-An adapter like the REST one: tensors → records → :meth:`ServedModel.infer` → records → tensors.
+An adapter like the REST one: tensors → records → :meth:`RequestPath.submit_records` → records → tensors.
 Outputs are always answered in ``raw_output_contents`` (what the Triton client's ``as_numpy``
 reads). Errors abort the call with the status matching the REST one: INVALID_ARGUMENT (400/422),
 NOT_FOUND (404), RESOURCE_EXHAUSTED (413), UNAVAILABLE (503), DEADLINE_EXCEEDED (504), INTERNAL.
@@ -15,7 +15,8 @@ import grpc
 
 from packflow.runtime.serve.bodies import HTTPProblem
 from packflow.runtime.serve.grpc.messages import SERVICE, message, methods
-from packflow.runtime.serve.served import ServedModel, failure_status
+from packflow.runtime.serve.request_path import all_outputs
+from packflow.runtime.serve.served import ServedModel
 from packflow.runtime.serve.tensors import (
     Column,
     TensorError,
@@ -91,10 +92,7 @@ class InferenceService:
             records = records_from_columns(input_columns(request))
         except TensorError as exc:
             raise HTTPProblem(400, "InvalidTensor", str(exc)) from None
-        results = await model.infer(records) if records else []
-        problem = failure_status(results)
-        if problem is not None:
-            raise problem
+        results = all_outputs(await model.path.submit_records(records))
         names = [o.name for o in request.outputs] or None
         if names and results:
             unknown = [n for n in names if n not in results[0]]
