@@ -88,3 +88,17 @@ def test_a_missing_required_field_of_a_derived_schema_is_422_from_the_preprocess
         assert response.status_code == 422 and response.json()["error"]["step"] == "preprocess"
         assert "b" in response.json()["error"]["message"]
         assert client.post("/invoke", json={"a": 1, "b": 2}).json() == {"total": 3}
+
+
+def test_schema_rejects_are_counted_as_input_dead_letters_in_stats_and_metrics(invoke_typed):
+    def counts() -> tuple[int, int, int, float]:
+        stats = invoke_typed.get("/stats").json()
+        line = 'packflow_dead_letters_total{backend="typed",step="input",version="1"} '
+        scraped = [float(x.split()[-1]) for x in invoke_typed.get("/metrics").text.splitlines() if x.startswith(line)]
+        return stats["dead_letters_by_step"].get("input", 0), stats["records_in"], stats["records_out"], sum(scraped)
+
+    before = counts()
+    batch = [{"age": 1, "income": 2.0, "name": "a"}, {"age": True, "income": 1, "name": "b"}, {"age": 1, "income": 2.0}]
+    assert invoke_typed.post("/invoke", json=batch).status_code == 200
+    after = counts()
+    assert [a - b for a, b in zip(after, before)] == [2, 3, 1, 2.0]  # input dead letters, in, out, scraped

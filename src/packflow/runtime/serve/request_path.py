@@ -67,6 +67,9 @@ class RequestPath:
         if not any(problems):
             return await self._run(records)
         good = [record for record, problem in zip(records, problems) if problem is None]
+        runner = self.state.runner
+        if runner is not None:  # counted like any dead letter: /stats, /metrics and the status page
+            runner.record_dead_letter("input", len(records) - len(good))
         outputs = iter(await self._run(good) if good else [])
         return [
             next(outputs) if problem is None else DeadLetter(record, "input", "SchemaValidationError", problem)
