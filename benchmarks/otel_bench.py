@@ -1,6 +1,6 @@
-"""Cost of tracing on the clean path: Runner.process_batch per record, off vs on, and vs main's code.
+"""Cost of tracing on the clean path: Runner.process_batch per record, off vs on, and vs older code.
 
-    .venv/bin/python benchmarks/otel_bench.py [--baseline-src /work/main/src]
+    .venv/bin/python benchmarks/otel_bench.py [--baseline-src /path/to/older/checkout/src]
 
 Modes, each measured in this run (best of 7 repeats of 2,000 batches):
   off      — the default (no observer installed);
@@ -79,9 +79,9 @@ def _child(mode: str, batch: int, src: str | None) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--baseline-src", default="/work/main/src")
+    parser.add_argument("--baseline-src", default="", help="src/ of another checkout to compare with (e.g. after git worktree add /tmp/before COMMIT)")
     args = parser.parse_args()
-    has_baseline = (Path(args.baseline_src) / "packflow").is_dir()
+    has_baseline = bool(args.baseline_src) and (Path(args.baseline_src) / "packflow").is_dir()
     print(f"{'batch':>6} {'mode':>9} {'µs/batch':>10} {'ns/record':>10} {'vs off':>8}")
     for batch in (1, 64, 1000):
         off = _child("off", batch, None)
