@@ -35,3 +35,26 @@ def otlp_receiver():  # type: ignore[no-untyped-def]
     receiver = module.OtlpReceiver()
     yield receiver
     receiver.close()
+
+
+@pytest.fixture
+def exporter():  # type: ignore[no-untyped-def]
+    """An in-memory span exporter behind the installed OpenTelemetry observer, uninstalled after the test."""
+    pytest.importorskip("opentelemetry.sdk", reason="needs the otel extra")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from packflow._logjson import set_span_source
+    from packflow.runtime import tracing
+    from packflow.runtime._otel import OtelObserver
+
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    previous = tracing.install(OtelObserver(provider))
+    try:
+        yield spans
+    finally:
+        tracing.install(previous)
+        set_span_source(None)

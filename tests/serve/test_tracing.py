@@ -32,19 +32,6 @@ TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 
 
 @pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    spans = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    previous = tracing.install(OtelObserver(provider))
-    try:
-        yield spans
-    finally:
-        tracing.install(previous)
-        set_span_source(None)
-
-
-@pytest.fixture
 def client(exporter: InMemorySpanExporter) -> Iterator[TestClient]:
     app = make_app("Identity", "1.2.3")
     with TestClient(observe_requests(app)) as test_client:

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 pytest.importorskip("opentelemetry.sdk", reason="needs the packflow[otel] extra")
 
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 
-from packflow._logjson import set_span_source  # noqa: E402
 from packflow.runtime import tracing  # noqa: E402
-from packflow.runtime._otel import OtelObserver  # noqa: E402
 
 pytestmark = [pytest.mark.redis]
 
@@ -23,19 +19,6 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 OTHER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 OTHER = f"00-{OTHER_TRACE}-b7ad6b7169203331-01"
-
-
-@pytest.fixture
-def exporter() -> Iterator[InMemorySpanExporter]:
-    spans = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(spans))
-    previous = tracing.install(OtelObserver(provider))
-    try:
-        yield spans
-    finally:
-        tracing.install(previous)
-        set_span_source(None)
 
 
 def test_stream_cli_continues_the_trace_of_an_entry_over_otlp(r: Any, redis_server: Any, h: Any, processes: list,
