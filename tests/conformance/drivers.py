@@ -322,18 +322,13 @@ class StreamColumn(Driver):
     def _consume(self, keys: list[str]) -> list[int]:
         """Run the consumer until it exits by itself (restarting it when a record kills it), bounded."""
         codes: list[int] = []
-        for _ in range(self.MAX_DELIVERIES + 3):
-            done = subprocess.run(
-                [*CLI, "stream", TARGET, "--redis-url", self.redis_url, "--input-stream", keys[0],
-                 "--output-stream", keys[1], "--dead-letter-stream", keys[2], "--consumer", "conformance",
-                 "--exit-when-idle", "0.5", "--batch-size", "64", "--max-deliveries", str(self.MAX_DELIVERIES),
-                 "--no-status"],
-                cwd=HERE, capture_output=True, timeout=60,
-            )  # fmt: skip
-            codes.append(done.returncode)
-            if done.returncode in (0, 3):
-                break
-        return codes
+        return _restart_until_done(
+            [*CLI, "stream", TARGET, "--redis-url", self.redis_url, "--input-stream", keys[0],
+             "--output-stream", keys[1], "--dead-letter-stream", keys[2], "--consumer", "conformance",
+             "--exit-when-idle", "0.5", "--batch-size", "64", "--max-deliveries", str(self.MAX_DELIVERIES),
+             "--no-status"],
+            self.MAX_DELIVERIES + 3, codes,
+        )  # fmt: skip
 
 
 # -- packflow stream on Kafka (one librdkafka mock cluster per session, a consumer process per scenario) --
@@ -388,18 +383,13 @@ class KafkaColumn(Driver):
     def _consume(self, topics: list[str], group: str) -> list[int]:
         """Run the consumer until it exits by itself (restarting it when a record kills it), bounded."""
         codes: list[int] = []
-        for _ in range(self.MAX_DELIVERIES + 3):
-            done = subprocess.run(
-                [*CLI, "stream", TARGET, "--kafka-bootstrap", self.bootstrap, "--input-stream", topics[0],
-                 "--output-stream", topics[1], "--dead-letter-stream", topics[2], "--group", group,
-                 "--consumer", "conformance", "--exit-when-idle", "0.5", "--batch-size", "64",
-                 "--max-deliveries", str(self.MAX_DELIVERIES), "--no-status", *self.FAST_GROUP],
-                cwd=HERE, capture_output=True, timeout=60,
-            )  # fmt: skip
-            codes.append(done.returncode)
-            if done.returncode in (0, 3):
-                break
-        return codes
+        return _restart_until_done(
+            [*CLI, "stream", TARGET, "--kafka-bootstrap", self.bootstrap, "--input-stream", topics[0],
+             "--output-stream", topics[1], "--dead-letter-stream", topics[2], "--group", group,
+             "--consumer", "conformance", "--exit-when-idle", "0.5", "--batch-size", "64",
+             "--max-deliveries", str(self.MAX_DELIVERIES), "--no-status", *self.FAST_GROUP],
+            self.MAX_DELIVERIES + 3, codes,
+        )  # fmt: skip
 
     def _read(self, topic: str) -> list[Any]:
         """Every message of a one-partition topic, up to its high watermark."""
@@ -513,3 +503,13 @@ DRIVERS: list[type[Driver]] = [
     RunnerColumn, RunColumn, Serve1Column, Serve2Column, StreamColumn, RayColumn, SparkColumn,
     KafkaColumn,
 ]
+
+
+def _restart_until_done(args: list[str], attempts: int, codes: list[int]) -> list[int]:
+    """Run a stream consumer, restarting it (as a supervisor would) until it exits 0 or 3; the exit codes."""
+    for _ in range(attempts):
+        done = subprocess.run(args, cwd=HERE, capture_output=True, timeout=60)
+        codes.append(done.returncode)
+        if done.returncode in (0, 3):
+            break
+    return codes
