@@ -26,7 +26,7 @@ from tests.conformance.scenarios import Scenario
 HERE = Path(__file__).resolve().parent
 TARGET = "conformance_backend:Conformance"
 CLI = [sys.executable, "-c", "from packflow.cli import cli; cli()"]
-REQUEST_TIMEOUT_S = 10.0  # a killed engine is restarted per failed attempt (~log2 8 = 3 spawns): slow on a loaded machine
+REQUEST_TIMEOUT_S = 10.0  # a killer costs its batch-mates ~one engine start (2 deaths, a spare): slow on a loaded machine
 NOT_KEPT = object()  # a driver whose protocol does not return the record (serve answers the client)
 #: Scenarios serve gets one request per record: a bad body is a 400 for its whole request, and a
 #: killed worker or a timeout fails the requests it holds.

@@ -88,6 +88,40 @@ def test_failure_naming_its_record_is_isolated_in_a_few_calls(kit):
     assert runner.snapshot().backend_calls == 4  # the batch, [0, 617), [617], [618, 1000)
 
 
+class _Expensive(RuntimeError):
+    """A failure whose every attempt is costly (like serve's BackendProcessDied)."""
+
+    isolate_one_by_one = True
+
+
+class _Crashes(InferenceBackend):
+    """Raises ``error`` for any batch holding a poison record; logs the size of each failed call."""
+
+    def __init__(self, error: type[Exception], **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.error, self.failed = error, []
+
+    def execute(self, inputs: list[dict]) -> list[dict]:
+        if any(r.get("poison") for r in inputs):
+            self.failed.append(len(inputs))
+            raise self.error("the process died")
+        return [{"id": r["id"], "y": 2 * r["x"]} for r in inputs]
+
+
+def test_an_expensive_failure_is_retried_one_record_at_a_time(kit):
+    """k + 1 failed calls for k bad records, where bisection fails about k·log2(n/k) + 1 times."""
+    records = kit.make_records(64, poison=[5, 40])
+    expensive, cheap = _Crashes(_Expensive), _Crashes(RuntimeError)
+    runner = Runner(expensive, max_batch_size=64)
+    results = runner.process_batch(records)
+    kit.check_results(records, results, {5: ("execute", "the process died"), 40: ("execute", "the process died")})
+    assert expensive.failed == [64, 1, 1]  # the batch, then each killer alone
+    assert runner.snapshot().backend_calls == 1 + 64
+    bisected = Runner(cheap, max_batch_size=64).process_batch(records)
+    assert [r for r in bisected if not is_dead_letter(r)] == [r for r in results if not is_dead_letter(r)]
+    assert len(cheap.failed) == 13  # bisection: 64, both 32s, then 16, 8, 4, 2, 1 towards each killer
+
+
 def test_on_error_fail_raises_with_the_failure(kit):
     runner = Runner(kit.Doubler(), max_batch_size=8, on_error="fail")
     with pytest.raises(BatchFailedError, match="A batch of 8 records failed in execute") as info:

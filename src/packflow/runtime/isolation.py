@@ -9,7 +9,11 @@ Cost, for ``k`` bad records in a batch of ``n``:
 - when the failure names its record (``InferenceBackendRuntimeError.record_index``, which the
   built-in preprocessors set), the batch is split around that record: about ``3·k + 1`` calls;
 - otherwise the batch is bisected (halves, recursively): at most about ``2·k·log2(n/k) + 1``
-  calls, i.e. O(k log n). With one bad record in 1,000 that is about 21 calls.
+  calls, i.e. O(k log n). With one bad record in 1,000 that is about 21 calls;
+- when the failure's exception says a failed attempt is expensive (class attribute
+  ``isolate_one_by_one = True``, as serve's ``BackendProcessDied``: each failed attempt restarts a
+  process), the failing batch is retried one record at a time: ``n + 1`` calls but only ``k + 1``
+  failed ones, where bisection fails about ``k·log2(n/k) + 1`` times.
 
 The work list is explicit (no recursion), so even a batch where every record fails cannot hit
 Python's recursion limit.
@@ -56,10 +60,11 @@ class BatchFailedError(PackflowError):
 class _Failure:
     """Why a call failed, and (when the backend said so) which record of the call caused it."""
 
-    __slots__ = ("step", "error_type", "message", "index")
+    __slots__ = ("step", "error_type", "message", "index", "one_by_one")
 
-    def __init__(self, step: str, error_type: str, message: str, index: int | None = None) -> None:
+    def __init__(self, step: str, error_type: str, message: str, index: int | None = None, one_by_one: bool = False) -> None:
         self.step, self.error_type, self.message, self.index = step, error_type, message, index
+        self.one_by_one = one_by_one  # a failed attempt is expensive: retry each record alone
 
     def dead_letter(self, record: Any) -> DeadLetter:
         """The dead letter of a record that failed alone ("on record 0" would only confuse)."""
@@ -71,9 +76,10 @@ def _attempt(backend: Backend, records: list) -> tuple[list | None, _Failure | N
     try:
         outputs = backend(records)
     except InferenceBackendRuntimeError as exc:
-        return None, _Failure(exc.step, error_type(exc), str(exc), _valid_index(exc.record_index, len(records)))
+        index = _valid_index(exc.record_index, len(records))
+        return None, _Failure(exc.step, error_type(exc), str(exc), index, _one_by_one(exc.__cause__))
     except Exception as exc:  # noqa: BLE001 - any backend failure is isolated, never fatal
-        return None, _Failure("execute", type(exc).__name__, f"{type(exc).__name__}: {exc}")
+        return None, _Failure("execute", type(exc).__name__, f"{type(exc).__name__}: {exc}", one_by_one=_one_by_one(exc))
     except BaseException as exc:  # noqa: BLE001 - SystemExit & co. from backend code: per-record errors
         if is_real_shutdown(exc):
             raise
@@ -86,6 +92,11 @@ def _attempt(backend: Backend, records: list) -> tuple[list | None, _Failure | N
         )
         return None, _Failure("output-contract", "OutputContractError", message)
     return outputs, None
+
+
+def _one_by_one(exc: BaseException | None) -> bool:
+    """Whether ``exc``'s class says each failed attempt is expensive (``isolate_one_by_one = True``)."""
+    return getattr(type(exc), "isolate_one_by_one", False) is True
 
 
 def _valid_index(index: object, size: int) -> int | None:
@@ -124,8 +135,11 @@ def _check_records(outputs: list, records: list, known_dicts: bool = False) -> t
     return results, bad
 
 
-def _split(n: int, hint: int | None) -> list[tuple[int, int]]:
-    """Parts of ``range(n)`` to retry: around the named record if known, else two halves."""
+def _split(n: int, hint: int | None, one_by_one: bool = False) -> list[tuple[int, int]]:
+    """Parts of ``range(n)`` to retry: each record alone when failures are expensive, around the
+    named record if known, else two halves."""
+    if one_by_one:
+        return [(i, i + 1) for i in range(n)]
     if hint is not None and 0 <= hint < n:
         parts = [(0, hint), (hint, hint + 1), (hint + 1, n)]
         return [(lo, hi) for lo, hi in parts if hi > lo]
@@ -152,7 +166,7 @@ def call_isolated(
             if on_segment is not None:
                 on_segment(lo, hi, results[lo:hi])
             continue
-        for a, b in _split(hi - lo, why.index):
+        for a, b in _split(hi - lo, why.index, why.one_by_one):
             part = records[lo + a : lo + b] if fresh is None else fresh(lo + a, lo + b)
             outputs, failure = _attempt(backend, part)
             calls += 1

@@ -8,9 +8,15 @@ backend raised (same step, same error type name).
 
 When the engine dies during a call (``os._exit``, a segfault, the OOM killer) the call raises
 :class:`BackendProcessDied` after a fresh engine has been started. The Runner treats that like
-any failed call: it bisects the batch, so the records that did not kill the engine are answered
-and the record that did ends up alone, as a per-record error (``step`` ``execute``, type
-``BackendProcessDied``). Cost: one engine restart per failed attempt, about ``log2(batch)``.
+any failed call, except that it retries the batch one record at a time (a failed attempt costs a
+restart, so it avoids bisection's ``log2(batch)`` failed attempts): the records that did not kill
+the engine are answered and each record that did ends alone, as a per-record error (``step``
+``execute``, type ``BackendProcessDied``).
+
+Restarts: the first death starts the replacement and a *spare* engine side by side, so a second
+death (the killer, retried alone) swaps in the already loading spare instead of waiting for a
+full start again. One killer in a batch thus costs about one engine start of waiting, not two.
+From the first death on, the worker keeps one spare engine (its memory: one more backend).
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ _CONTEXT = multiprocessing.get_context("spawn")
 class BackendProcessDied(PackflowError, RuntimeError):
     """The engine process ended while computing a call; a new one was started."""
 
+    #: Each failed attempt restarts an engine: isolation retries the batch one record at a time.
+    isolate_one_by_one = True
+
 
 class _RemoteError(PackflowError, RuntimeError):
     """Base of the stand-ins for exceptions raised in the engine (subclasses carry the original name)."""
@@ -54,31 +63,49 @@ def _remote_error(type_name: str, message: str) -> _RemoteError:
 class BackendProcess:
     """A backend living in a child process: ``__call__``, ``ready()``, ``get_metrics()``, ``get_statistics()``."""
 
-    def __init__(self, target: Target, backend_kwargs: dict[str, Any], ready_sample: str | None = None) -> None:
+    def __init__(
+        self, target: Target, backend_kwargs: dict[str, Any], ready_sample: str | None = None, spare: bool = True
+    ) -> None:
         self._spec = (target, backend_kwargs, ready_sample)
+        self._keep_spare = spare  # False: restart synchronously each time (benchmarks' baseline)
         self._lock = threading.Lock()
         self._seq = 0
         self._times: dict[str, Any] | None = None
         self.restarts = 0
         self._closed = False
+        self._spare: tuple[Any, Any, Any] | None = None  # launched at the first death, loading or loaded
         self._start()
 
     def _start(self) -> None:
+        self._proc, self._calls, self._control = self._loaded(self._launch())
+
+    def _launch(self) -> tuple[Any, Any, Any]:
+        """Start an engine process (it loads the backend on its own; :meth:`_loaded` waits for it)."""
         calls, child_calls = _CONTEXT.Pipe()
         control, child_control = _CONTEXT.Pipe()
         proc = _CONTEXT.Process(target=_engine_main, args=(child_calls, child_control, *self._spec), name="packflow-engine", daemon=True)
         proc.start()
         child_calls.close()
         child_control.close()
-        self._proc, self._calls, self._control = proc, calls, control
+        return proc, calls, control
+
+    @staticmethod
+    def _loaded(engine: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
+        """``engine`` once its backend has loaded; ``PackflowError`` (and the engine ended) if it failed to."""
+        proc, calls, control = engine
         try:
             reply = calls.recv()
         except (EOFError, OSError):
             proc.join(5)
-            raise PackflowError(f"The backend process exited with code {proc.exitcode} while loading the backend.") from None
-        if reply[0] != "loaded":
-            proc.join(5)
-            raise PackflowError(f"The backend failed to load in its process: {reply[1]}: {reply[2]}")
+            reply = ("exited", proc.exitcode)
+        if reply[0] == "loaded":
+            return engine
+        calls.close()
+        control.close()
+        proc.join(5)
+        if reply[0] == "exited":
+            raise PackflowError(f"The backend process exited with code {reply[1]} while loading the backend.")
+        raise PackflowError(f"The backend failed to load in its process: {reply[1]}: {reply[2]}")
 
     def __call__(self, records: list) -> Any:
         try:
@@ -105,7 +132,10 @@ class BackendProcess:
         self._stop()
         self.restarts += 1
         logger.error("The backend process died (exit code %s) during a call of %d record(s); restarting it", code, size)
-        self._start()
+        engine, self._spare = self._spare or self._launch(), None
+        if self._keep_spare:  # loads alongside the replacement: the next death need not wait a whole start
+            self._spare = self._launch()
+        self._proc, self._calls, self._control = self._loaded(engine)
         return BackendProcessDied(
             f"the backend process died (exit code {code}) while computing this record; it was restarted and the "
             "other records of its batch were retried"
@@ -160,17 +190,25 @@ class BackendProcess:
         return {step: ms / 1000.0 for step, ms in times.items() if ms is not None}
 
     def close(self) -> None:
-        """End the engine for good (it exits when its pipes close; terminated if stuck in a call)."""
+        """End the engine (and the spare, if any) for good: they exit when their pipes close;
+        terminated if stuck in a call."""
         self._closed = True
         self._stop()
+        if self._spare is not None:
+            _end(*self._spare)
+            self._spare = None
 
     def _stop(self) -> None:
-        for conn in (self._calls, self._control):
-            conn.close()
-        self._proc.join(0.5)
-        if self._proc.is_alive():
-            self._proc.terminate()
-            self._proc.join(2)
+        _end(self._proc, self._calls, self._control)
+
+
+def _end(proc: Any, calls: Any, control: Any) -> None:
+    for conn in (calls, control):
+        conn.close()
+    proc.join(0.5)
+    if proc.is_alive():
+        proc.terminate()
+        proc.join(2)
 
 
 def _engine_main(calls: Any, control: Any, target: Target, backend_kwargs: dict, ready_sample: str | None) -> None:
