@@ -140,3 +140,16 @@ def test_with_two_workers_the_blame_survives_the_backend_process(start_server):
     status, body = server.request("POST", "/v1/models/Typed:predict", {"instances": [{**GOOD, "name": "crash"}]})
     assert status == 500 and "model exploded" in body["error"], body
     assert server.stop() == 0
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("failure", sorted(FAILURES))
+def test_only_the_models_failures_are_logged_at_error(apps, protocol, failure, caplog):
+    """Bad input is the client's to fix: its log line is a WARNING, so ERROR-level alerts mean the model."""
+    import logging
+
+    model, record, status, _ = FAILURES[failure]
+    with caplog.at_level(logging.INFO, logger="packflow"):
+        call(apps, protocol, model, record)
+    lines = [r for r in caplog.records if r.name.startswith("packflow") and "record_index=" in r.getMessage()]
+    assert {r.levelname for r in lines} == ({"ERROR"} if status == 500 else {"WARNING"}), [r.getMessage() for r in lines]

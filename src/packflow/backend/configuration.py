@@ -150,8 +150,26 @@ def resolve_backend_configuration(
     config = _validate(model, values, where)
     resolution = ConfigResolution(config, layers, _unknown_keys(model, values, layers), override and override[0])
     _report_unknown(resolution)
-    logger.debug("Backend configuration: %r", config)
+    if logger.isEnabledFor(10):  # DEBUG
+        try:
+            shown: Any = _masked(config.model_dump(mode="json"))
+        except Exception:  # noqa: BLE001 - a field pydantic cannot dump as JSON: show the names only
+            shown = f"fields {sorted(type(config).model_fields)}"
+        logger.debug("Backend configuration: %s", shown)
     return resolution
+
+
+#: Config keys whose values the debug log never shows (matched as substrings of the lower-cased key).
+_SECRET_KEY_PARTS = ("password", "passwd", "secret", "token", "api_key", "apikey", "credential", "private_key", "auth")
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with the values of secret-looking keys replaced by ``***`` (at any depth)."""
+    if isinstance(value, dict):
+        return {k: "***" if any(part in str(k).lower() for part in _SECRET_KEY_PARTS) else _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return value
 
 
 def _mergeable_defaults(model: type[BaseModel]) -> dict[str, Any]:

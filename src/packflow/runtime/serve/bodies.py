@@ -6,6 +6,8 @@ fix it: ``{"error": {"type": ..., "message": ...}}`` (plus ``"id"`` for server-s
 
 from __future__ import annotations
 
+import logging
+
 import os
 from typing import Any, Awaitable, Callable
 
@@ -131,9 +133,11 @@ def _json_type(value: Any) -> str:
 
 
 def error_entry(dead: DeadLetter, request_index: int | None = None) -> dict[str, Any]:
-    """The response entry for a dead-lettered record; its id is logged with the cause."""
+    """The response entry for a dead-lettered record; its id is logged with the cause: at WARNING
+    when the client caused it (bad input, a 422: nothing for an operator to fix), else at ERROR."""
     error_id = new_error_id()
-    logger.error(
+    logger.log(
+        logging.WARNING if client_caused(dead) else logging.ERROR,
         "error id=%s step=%s type=%s record_index=%s: %s", error_id, dead.step, dead.error_type, request_index, dead.message,
         extra={"error_id": error_id},
     )

@@ -120,7 +120,9 @@ def failure_status(results: list[Result]) -> HTTPProblem | None:
     index, dead = next(((i, d) for i, d in failed if not client_caused(d)), failed[0])
     where = f"record {index}" if len(results) > 1 else "the record"
     others = f" ({len(failed) - 1} more records failed)" if len(failed) > 1 else ""
-    if client_caused(dead):
+    if client_caused(dead):  # the client's to fix: a WARNING, so that ERROR-level alerts mean the model
+        logger.warning("invalid input, answered 422: step=%s type=%s record_index=%s: %s", dead.step, dead.error_type,
+                       index, dead.message)
         return HTTPProblem(422, dead.error_type, f"{where} is invalid at step {dead.step}: {dead.message}{others}")
     error_id = new_error_id()
     logger.error("error id=%s step=%s type=%s record_index=%s: %s", error_id, dead.step, dead.error_type, index, dead.message,
