@@ -104,3 +104,33 @@ def test_unknown_model_and_version(channel):
         call(channel, "ModelReady", message("ModelReadyRequest")(name="Echo", version="7"))
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     assert call(channel, "ModelReady", message("ModelReadyRequest")(name="Echo")).ready is True
+
+
+def _one_string_request(size: int):
+    tensor = {"name": "s", "datatype": "BYTES", "shape": [1], "contents": {"bytes_contents": [b"a" * size]}}
+    return infer_request(tensor)
+
+
+def test_request_messages_follow_max_body_bytes_not_grpcs_4_mib(channel):
+    """The default --max-body-bytes (16 MiB) admits a 5 MiB message that gRPC's 4 MiB default refuses."""
+    options = [("grpc.max_receive_message_length", 32 * 1024 * 1024)]  # the client must take the 5 MiB echo too
+    target = channel._channel.target().decode()
+    with grpc.insecure_channel(target, options=options) as big:
+        response = call(big, "ModelInfer", _one_string_request(5 * 1024 * 1024))
+    assert response.outputs[0].name == "s" and len(response.raw_output_contents[0]) == 4 + 5 * 1024 * 1024
+
+
+def test_a_request_over_max_body_bytes_is_resource_exhausted():
+    from serve_helpers import ServerProcess, free_port
+
+    port = free_port()
+    server = ServerProcess("protocol_backends:Echo", "--grpc-port", str(port), "--max-body-bytes", str(1024 * 1024))
+    try:
+        server.wait_status("/v2/health/ready", 200)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as chan:
+            with pytest.raises(grpc.RpcError) as info:
+                call(chan, "ModelInfer", _one_string_request(2 * 1024 * 1024))
+            assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert call(chan, "ModelInfer", _one_string_request(1000)).outputs[0].name == "s"  # and it still serves
+    finally:
+        server.stop()

@@ -25,7 +25,9 @@ def require_grpc_extra() -> None:
 async def start_grpc_server(models: Mapping[str, ServedModel], config: Any) -> Any:
     """A started ``grpc.aio`` server for ``models`` on ``config.host:config.grpc_port`` (workers share the port).
 
-    It takes the HTTP port's TLS/mTLS and API-key settings (see :mod:`.security`).
+    It takes the HTTP port's TLS/mTLS and API-key settings (see :mod:`.security`), and
+    ``--max-body-bytes`` as its largest request message (gRPC's own default is 4 MiB): a larger one
+    is ``RESOURCE_EXHAUSTED`` before it is decoded.
     """
     require_grpc_extra()
     import grpc
@@ -33,7 +35,8 @@ async def start_grpc_server(models: Mapping[str, ServedModel], config: Any) -> A
     from packflow.runtime.serve.grpc.security import bind_port
     from packflow.runtime.serve.grpc.service import InferenceService, create_handler
 
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 1)], interceptors=_interceptors(models, config))
+    options = [("grpc.so_reuseport", 1), ("grpc.max_receive_message_length", config.max_body_bytes)]  # as HTTP bodies
+    server = grpc.aio.server(options=options, interceptors=_interceptors(models, config))
     server.add_generic_rpc_handlers((create_handler(InferenceService(models)),))
     host, port = config.host, config.grpc_port
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
