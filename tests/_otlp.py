@@ -30,6 +30,7 @@ class Span:
         self.attributes = {a.key: _value(a.value) for a in span.attributes}
         self.links = [(link.trace_id.hex(), link.span_id.hex()) for link in span.links]
         self.start, self.end = span.start_time_unix_nano, span.end_time_unix_nano
+        self.error = span.status.code == 2  # STATUS_CODE_ERROR
 
     def __repr__(self) -> str:
         return f"Span({self.name!r}, trace={self.trace_id[:8]}, parent={self.parent_id[:8]}, {self.attributes})"

@@ -177,3 +177,49 @@ def test_json_logs_without_tracing_still_carry_request_and_batch_ids(start_serve
         assert time.monotonic() < deadline, server.output()
         time.sleep(0.05)
     assert found[0]["request_id"] == "abc-123" and "trace_id" not in found[0]
+
+
+def test_grpc_model_infer_is_a_server_span_continuing_the_metadata_traceparent(start_server: Any, otlp_receiver: Any) -> None:
+    """A real gRPC call on --grpc-port: the ModelInfer span is the caller's child and the batch's parent;
+    a client error is not an error span, a model failure is."""
+    grpc = pytest.importorskip("grpc")
+    from serve_helpers import free_port
+
+    from packflow.runtime.serve.grpc.messages import SERVICE, message
+
+    port = free_port()
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint, **FAST_EXPORT}
+    server = start_server("serve_backends:Poison", "--grpc-port", str(port), "--tracing", "otlp", env=env)
+    server.wait_status("/health/ready", 200)
+    tensor = message("ModelInferRequest").InferInputTensor
+
+    def infer(model: str, value: int, poison: bool = False) -> Any:
+        inputs = [tensor(name="a", datatype="INT64", shape=[1], contents={"int64_contents": [value]})]
+        if poison:
+            inputs.append(tensor(name="poison", datatype="BOOL", shape=[1], contents={"bool_contents": [True]}))
+        stub = channel.unary_unary(f"/{SERVICE}/ModelInfer", request_serializer=lambda m: m.SerializeToString(),
+                                   response_deserializer=message("ModelInferResponse").FromString)
+        return stub(message("ModelInferRequest")(model_name=model, inputs=inputs), timeout=20,
+                    metadata=(("traceparent", TRACEPARENT), ("x-request-id", f"grpc-{value}")))
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        assert infer("Poison", 1).outputs[0].name == "a"
+        with pytest.raises(grpc.RpcError) as missing:
+            infer("Nope", 2)
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+        with pytest.raises(grpc.RpcError) as failed:
+            infer("Poison", 3, poison=True)
+        assert failed.value.code() == grpc.StatusCode.INTERNAL
+    name = f"{SERVICE}/ModelInfer"
+    otlp_receiver.wait_for(lambda r: len([s for s in r.spans if s.name == name]) == 3 and
+                           len([s for s in r.spans if s.name == "packflow.batch"]) == 2)
+    calls = {s.attributes["packflow.request_id"]: s for s in otlp_receiver.spans if s.name == name}
+    assert set(calls) == {"grpc-1", "grpc-2", "grpc-3"}
+    for span in calls.values():
+        assert span.trace_id == TRACE_ID and span.parent_id == "00f067aa0ba902b7"
+        assert span.attributes["rpc.system"] == "grpc" and span.attributes["rpc.method"] == "ModelInfer"
+    assert [calls[k].attributes["rpc.grpc.status_code"] for k in ("grpc-1", "grpc-2", "grpc-3")] == [0, 5, 13]
+    assert [calls[k].error for k in ("grpc-1", "grpc-2", "grpc-3")] == [False, False, True]
+    batches = [s for s in otlp_receiver.spans if s.name == "packflow.batch"]
+    assert {b.parent_id for b in batches} == {calls["grpc-1"].span_id, calls["grpc-3"].span_id}
+    assert server.stop() == 0

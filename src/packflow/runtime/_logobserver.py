@@ -57,3 +57,8 @@ class LogObserver:
     def request(self, scope: dict, route: str, request_id: str) -> Iterator[Callable[[int], None]]:
         with log_context(request_id=request_id):
             yield _ignore_status
+
+    @contextlib.contextmanager
+    def rpc(self, service: str, method: str, metadata: Sequence[tuple[str, Any]], request_id: str) -> Iterator[Callable[[Any], None]]:
+        with log_context(request_id=request_id):
+            yield _ignore_status

@@ -176,6 +176,15 @@ class OtelObserver(LogObserver):
             with log_context(request_id=request_id):
                 yield lambda code: _http_status(span, code)
 
+    @contextlib.contextmanager
+    def rpc(self, service: str, method: str, metadata: Sequence[tuple[str, Any]], request_id: str) -> Iterator[Callable[[Any], None]]:
+        carrier = {k: v for k, v in metadata if k in ("traceparent", "tracestate") and isinstance(v, str)}
+        attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method, "packflow.request_id": request_id}
+        with self.tracer.start_as_current_span(f"{service}/{method}", context=_PROPAGATOR.extract(carrier),
+                                               kind=SpanKind.SERVER, attributes=attributes) as span:
+            with log_context(request_id=request_id):
+                yield lambda code: _grpc_status(span, code)
+
 
 def _step_names(runner: Runner) -> Sequence[str]:
     return getattr(runner.backend, "_step_names", ())
@@ -236,6 +245,17 @@ def _http_status(span: Any, code: int) -> None:
     span.set_attribute("http.response.status_code", code)
     if code >= 500:
         span.set_status(Status(StatusCode.ERROR, f"HTTP {code}"))
+
+
+#: gRPC codes that are the server's failure (OpenTelemetry's rpc conventions for SERVER spans).
+_GRPC_SERVER_ERRORS = {"UNKNOWN", "DEADLINE_EXCEEDED", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS"}
+
+
+def _grpc_status(span: Any, code: Any) -> None:
+    """``code``: a ``grpc.StatusCode``."""
+    span.set_attribute("rpc.grpc.status_code", code.value[0])
+    if code.name in _GRPC_SERVER_ERRORS:
+        span.set_status(Status(StatusCode.ERROR, f"gRPC {code.name}"))
 
 
 def _current_ids() -> dict[str, str]:

@@ -64,6 +64,10 @@ class Observer(Protocol):
     def request(self, scope: dict, route: str, request_id: str) -> Any:
         """A context manager around one HTTP inference request; yields ``status(code)`` to call with the answer."""
 
+    def rpc(self, service: str, method: str, metadata: Sequence[tuple[str, Any]], request_id: str) -> Any:
+        """A context manager around one gRPC inference call (``traceparent`` from ``metadata``);
+        yields ``status(grpc.StatusCode)`` to call with the answer."""
+
     def name_runner(self, runner: Runner, name: str, version: str) -> None:
         """The backend name and version the spans and metrics of ``runner`` carry."""
 

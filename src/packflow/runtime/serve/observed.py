@@ -14,7 +14,7 @@ from typing import Any, Awaitable, Callable
 from packflow.runtime import tracing
 from packflow.runtime._logobserver import new_id
 
-__all__ = ["ObservedApp", "inference_route", "observe_requests"]
+__all__ = ["ObservedApp", "inference_route", "observe_requests", "request_id_of"]
 
 _REQUEST_ID = b"x-request-id"
 _MAX_ID = 128
@@ -33,11 +33,14 @@ def inference_route(path: str) -> str | None:
     return None
 
 
-def _request_id(headers: list) -> str:
-    """The client's ``X-Request-ID`` when it is short printable ASCII, else a new id."""
-    for key, value in headers:
-        if key == _REQUEST_ID and 0 < len(value) <= _MAX_ID and value.isascii() and value.decode().isprintable():
-            return value.decode()
+def request_id_of(pairs: Any, key: str | bytes = _REQUEST_ID) -> str:
+    """The client's request id under ``key`` (HTTP headers: bytes; gRPC metadata: str) when it is
+    short printable ASCII, else a new id."""
+    for name, value in pairs:
+        if name == key:
+            text = value.decode("latin-1") if isinstance(value, bytes) else value
+            if isinstance(text, str) and 0 < len(text) <= _MAX_ID and text.isascii() and text.isprintable():
+                return text
     return new_id()
 
 
@@ -53,7 +56,7 @@ class ObservedApp:
         if route is None:
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope.get("headers") or [])
+        request_id = request_id_of(scope.get("headers") or [])
         with self.observer.request(scope, route, request_id) as answered:
 
             async def send_with_id(message: dict) -> None:

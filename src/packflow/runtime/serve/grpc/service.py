@@ -13,8 +13,10 @@ from typing import Any, Mapping
 
 import grpc
 
+from packflow.runtime import tracing
 from packflow.runtime.serve.bodies import HTTPProblem
 from packflow.runtime.serve.grpc.messages import SERVICE, message, methods
+from packflow.runtime.serve.observed import request_id_of
 from packflow.runtime.serve.request_path import all_outputs
 from packflow.runtime.serve.served import ServedModel
 from packflow.runtime.serve.tensors import (
@@ -70,15 +72,32 @@ class InferenceService:
         return message("ModelMetadataResponse")(**model_metadata(model))
 
     async def ModelInfer(self, request: Any, context: Any) -> Any:  # noqa: N802
+        observer = tracing.OBSERVER
+        if observer is None:
+            response, code, details = await self._answer(request)
+        else:  # a SERVER span (child of a ``traceparent`` metadata entry) and the request id in the log context
+            metadata = tuple(context.invocation_metadata() or ())
+            with observer.rpc(SERVICE, "ModelInfer", metadata, request_id_of(metadata, "x-request-id")) as answered:
+                response, code, details = await self._answer(request)
+                answered(code)
+        if code is not grpc.StatusCode.OK:
+            await context.abort(code, details)  # outside the span: an abort is an answer, not an exception in it
+        return response
+
+    async def _answer(self, request: Any) -> tuple[Any, Any, str]:
+        """(response, status code, details) of one ModelInfer call; request metrics observed."""
         start = _clock()
-        model = await self._find(request.model_name, request.model_version, context)
+        try:
+            model = find_model(self.models, request.model_name, request.model_version or None)
+        except HTTPProblem as problem:
+            return None, grpc.StatusCode.NOT_FOUND, problem.message
         try:
             response = await self._infer(model, request)
         except HTTPProblem as problem:
             model.metrics.observe_request(_OUTCOME.get(problem.status, "error"), _clock() - start)
-            await context.abort(_STATUS.get(problem.status, grpc.StatusCode.INTERNAL), problem_text(problem))
+            return None, _STATUS.get(problem.status, grpc.StatusCode.INTERNAL), problem_text(problem)
         model.metrics.observe_request("ok", _clock() - start)
-        return response
+        return response, grpc.StatusCode.OK, ""
 
     async def _find(self, name: str, version: str, context: Any) -> ServedModel:
         try:
