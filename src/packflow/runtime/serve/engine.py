@@ -71,6 +71,7 @@ class BackendProcess:
         self._lock = threading.Lock()
         self._seq = 0
         self._times: dict[str, Any] | None = None
+        self._quality: dict[str, Any] | None = None  # the engine backend's DataQuality dump, after each call
         self.restarts = 0
         self._closed = False
         self._spare: tuple[Any, Any, Any] | None = None  # launched at the first death, loading or loaded
@@ -116,6 +117,8 @@ class BackendProcess:
         kind = reply[0]
         if kind == "ok":
             self._times = reply[2]
+            if reply[3] is not None:
+                self._quality = reply[3]
             return reply[1]
         _, step, type_name, message, index = reply
         if step is None:
@@ -184,6 +187,17 @@ class BackendProcess:
             raise InferenceBackendRuntimeError("the backend has not been called yet", step="input")
         return ExecutionMetrics(batch_size=0, execution_times=ExecutionTimes(**self._times))
 
+    def data_quality_dump(self) -> dict[str, Any] | None:
+        """The engine backend's lifetime data-quality counts as of its last call (``DataQuality.model_dump()``;
+        None when no field is configured). They restart at zero when the engine is restarted."""
+        return self._quality
+
+    def get_data_quality(self) -> Any:
+        """:meth:`data_quality_dump` as a ``DataQuality`` (or None)."""
+        from packflow.backend.metrics import DataQuality
+
+        return DataQuality(**self._quality) if self._quality is not None else None
+
     def step_seconds(self) -> dict[str, float]:
         """Step times (seconds) of the last successful call, for the step-latency histograms."""
         times = self._times or {}
@@ -247,7 +261,16 @@ def _call(backend: Any, records: list) -> tuple:
         return ("error", exc.step, error_type(exc), str(exc), exc.record_index if type(exc.record_index) is int else None)
     except BaseException as exc:  # noqa: BLE001 - SystemExit & co. included: the engine keeps running
         return ("error", None, type(exc).__name__, f"{type(exc).__name__}: {exc}", None)
-    return ("ok", outputs, times)
+    return ("ok", outputs, times, _quality_dump(backend))
+
+
+def _quality_dump(backend: Any) -> dict[str, Any] | None:
+    """The backend's data-quality counts (None, and free, unless fields are configured; never raises)."""
+    try:
+        quality = backend.get_data_quality()
+        return quality.model_dump() if quality is not None else None
+    except Exception:  # noqa: BLE001 - counters are best effort; the call's outputs are what matter
+        return None
 
 
 def _answer_control(control: Any, backend: Any) -> None:

@@ -65,7 +65,11 @@ class ServeMetrics:
         self.queue_depth = depth.labels(*values)
         self.ready = ready.labels(*values)
         self._backend: Any = None
-        _quality_collector(self.registry).models.append(self)
+        # One worker: read at scrape time. Several: each worker adds its counts' increments to live
+        # counters after each batch, which prometheus-client sums across the workers' files.
+        self._live_quality = _LiveQuality(self.registry, values) if self.multiprocess else None
+        if self._live_quality is None:
+            _quality_collector(self.registry).models.append(self)
 
     def observe_request(self, outcome: str, seconds: float) -> None:
         """Count one inference request and its latency."""
@@ -81,6 +85,8 @@ class ServeMetrics:
         self._calls.inc(calls)
         for step in dead_steps:
             self._dead_child(step).inc()
+        if self._live_quality is not None and self._backend is not None:
+            self._live_quality.sync(self._backend)
 
     def call_done(self, names: Sequence[str], seconds: Sequence[float]) -> None:
         """Step latencies of one successful backend call."""
@@ -155,6 +161,49 @@ class _QualityCollector:
                 if merged is not family:
                     merged.samples.extend(family.samples)
         yield from to_prometheus(families.values())
+
+
+_QUALITY_FAMILIES: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+class _LiveQuality:
+    """One model's data-quality counts as live counters (several workers): :meth:`sync` adds what
+    grew since the last sync. A restarted engine (``backend.restarts`` changed) counts from zero
+    again, so its counts are all new."""
+
+    def __init__(self, registry: Any, values: tuple[str, str]) -> None:
+        found = _QUALITY_FAMILIES.get(registry)
+        if found is None:
+            metrics = (vocab.FIELD_VALUES, vocab.FIELD_RECORDS, vocab.FIELD_EVENTS)
+            found = _QUALITY_FAMILIES[registry] = {m.name: client_metric(m, registry) for m in metrics}
+        self._counters = found
+        self._common = dict(zip(vocab.COMMON_LABELS, values))
+        self._last: dict[tuple, float] = {}
+        self._seen: Any = None
+        self._restarts = 0
+
+    def sync(self, backend: Any) -> None:
+        dump = getattr(backend, "data_quality_dump", None)
+        quality = dump() if dump is not None else _dumped(backend)
+        if quality is None or quality is self._seen:  # nothing configured, or no call since the last sync
+            return
+        self._seen = quality
+        restarts = getattr(backend, "restarts", 0)
+        if restarts != self._restarts:
+            self._restarts, self._last = restarts, {}
+        for family in quality_families(quality, self._common):
+            counter = self._counters[family.metric.name]
+            for _, labels, value in family.samples:
+                key = (family.metric.name, *labels.values())
+                grew = value - self._last.get(key, 0.0)
+                if grew > 0:
+                    counter.labels(**labels).inc(grew)
+                self._last[key] = value
+
+
+def _dumped(backend: Any) -> dict[str, Any] | None:
+    quality = backend.get_data_quality() if hasattr(backend, "get_data_quality") else None
+    return quality.model_dump() if quality is not None else None
 
 
 _QUALITY: weakref.WeakKeyDictionary[Any, tuple[Any, _QualityCollector]] = weakref.WeakKeyDictionary()
