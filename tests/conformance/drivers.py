@@ -149,6 +149,7 @@ class RunColumn(Driver):
 
 class ServeColumn(Driver):
     workers: ClassVar[int] = 1
+    options: ClassVar[tuple[str, ...]] = ()
 
     def start(self, workdir: Path, redis_url: str | None) -> None:
         super().start(workdir, redis_url)
@@ -162,7 +163,8 @@ class ServeColumn(Driver):
         self.log = open(self.workdir / f"serve-{self.workers}-{self.port}.log", "w+")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [*CLI, "serve", TARGET, "--port", str(self.port), "--workers", str(self.workers),
-             "--request-timeout-s", str(REQUEST_TIMEOUT_S), "--max-batch-size", "64", "--graceful-timeout-s", "2"],
+             "--request-timeout-s", str(REQUEST_TIMEOUT_S), "--max-batch-size", "64", "--graceful-timeout-s", "2",
+             *self.options],
             cwd=HERE, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         deadline = time.monotonic() + 60
@@ -209,6 +211,10 @@ class ServeColumn(Driver):
         live = self._status("/health/live", 5.0)[0]
         seen.healthy = live == 200 and self.proc is not None and self.proc.poll() is None
         seen.note = self._log()
+        if scenario.name == "process_killing" and seen.healthy:  # the engine isolated it, no timeout did
+            named = {d[1] for i in scenario.dead for d in seen.dead.get(i, [])}
+            if named != {"BackendProcessDied"}:
+                seen.healthy, seen.note = False, f"the killer was answered {named}, not BackendProcessDied\n{seen.note}"
         return seen
 
     def _run_array(self, scenario: Scenario, seen: Observed) -> None:
@@ -292,6 +298,12 @@ class Serve1Column(ServeColumn):
 class Serve2Column(ServeColumn):
     name = "serve-2"
     workers = 2
+
+
+class Serve1IsolatedColumn(ServeColumn):
+    name = "serve-1-isolated"
+    workers = 1
+    options = ("--isolate-process",)  # one worker, the backend in an engine child as with several
 
 
 # -- packflow stream on a real redis-server (a consumer process per scenario, restarted if killed) ----
@@ -500,7 +512,7 @@ class SparkColumn(EngineColumn):
 
 #: The columns, in order. A new driver is one adapter class above and one entry here.
 DRIVERS: list[type[Driver]] = [
-    RunnerColumn, RunColumn, Serve1Column, Serve2Column, StreamColumn, RayColumn, SparkColumn,
+    RunnerColumn, RunColumn, Serve1Column, Serve1IsolatedColumn, Serve2Column, StreamColumn, RayColumn, SparkColumn,
     KafkaColumn,
 ]
 

@@ -55,5 +55,6 @@ def _problems(scenario: Scenario, seen: Observed) -> list[str]:
 @pytest.mark.parametrize(("driver_cls", "scenario"), _cells())
 def test_cell(driver_cls: type[Driver], scenario: Scenario, started: dict) -> None:
     driver = started.get_started(driver_cls)  # type: ignore[attr-defined]
-    problems = _problems(scenario, driver.run(scenario))
-    assert not problems, "\n".join(problems)
+    seen = driver.run(scenario)
+    problems = _problems(scenario, seen)
+    assert not problems, "\n".join(problems) + (f"\n--- the driver's log ---\n{seen.note[-3000:]}" if seen.healthy else "")

@@ -122,6 +122,19 @@ def test_an_expensive_failure_is_retried_one_record_at_a_time(kit):
     assert len(cheap.failed) == 13  # bisection: 64, both 32s, then 16, 8, 4, 2, 1 towards each killer
 
 
+class _Pointless(TimeoutError):
+    isolate_no_retry = True
+
+
+def test_a_failure_retrying_cannot_help_dead_letters_the_call_without_more_calls(kit):
+    records = kit.make_records(10, poison=[4])
+    backend = _Crashes(_Pointless)
+    runner = Runner(backend, max_batch_size=10)
+    results = runner.process_batch(records)
+    kit.check_results(records, results, {i: ("execute", "the process died") for i in range(10)})
+    assert backend.failed == [10] and runner.snapshot().backend_calls == 1
+
+
 def test_on_error_fail_raises_with_the_failure(kit):
     runner = Runner(kit.Doubler(), max_batch_size=8, on_error="fail")
     with pytest.raises(BatchFailedError, match="A batch of 8 records failed in execute") as info:

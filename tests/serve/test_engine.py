@@ -60,3 +60,25 @@ def test_close_ends_the_engine_and_its_spare(engine):
     proc, spare = engine._proc, engine._spare[0]
     engine.close()
     assert not proc.is_alive() and not spare.is_alive()
+
+
+def test_a_call_past_the_call_timeout_ends_the_engine_and_the_next_call_is_served(monkeypatch):
+    monkeypatch.syspath_prepend(str(HERE))
+    monkeypatch.setenv("PYTHONPATH", str(HERE) + ":" + ":".join(sys.path))
+    import time
+
+    from packflow.runtime.serve.engine import BackendCallTimedOut
+
+    engine = BackendProcess(resolve_target("serve_backends:Sleepy"), {}, call_timeout_s=1.0)
+    try:
+        hung = _pid(engine)
+        start = time.monotonic()
+        results = Runner(engine, max_batch_size=4).process_batch([{"i": 0}, {"sleep": 60}, {"i": 2}])
+        assert time.monotonic() - start < 30  # not the 60 s the call would sleep
+        assert all(is_dead_letter(r) and r.error_type == "BackendCallTimedOut" for r in results)  # not retried
+        assert engine.restarts == 1 and _pid(engine) != hung
+        assert engine([{"i": 3}]) == [{"i": 3}]
+        with pytest.raises(BackendCallTimedOut, match="ran past 1 s"):
+            engine([{"sleep": 60}])
+    finally:
+        engine.close()

@@ -136,8 +136,9 @@ def _worker_pid(server) -> str:
     return str(server.request("GET", "/")[1]["pid"])
 
 
-def test_with_two_workers_a_record_that_kills_its_process_fails_alone(start_server):
-    server = start_server("serve_backends:Exiting", "--workers", "2")
+@pytest.mark.parametrize("options", [("--workers", "2"), ("--workers", "1", "--isolate-process")], ids=["two-workers", "one-isolated"])
+def test_a_record_that_kills_its_process_fails_alone(start_server, options):
+    server = start_server("serve_backends:Exiting", *options)
     server.wait_status("/health/ready", 200)
     bodies = [{"i": i} for i in range(12)] + [{"raise": "kill"}]
     with concurrent.futures.ThreadPoolExecutor(len(bodies)) as pool:
@@ -178,3 +179,22 @@ def test_with_two_workers_a_hanging_record_never_blocks_liveness_or_timeouts(sta
             assert server.request("GET", "/health/live", timeout=1)[0] == 200
         status, body = hung.result(timeout=6)
     assert status == 504 and body["error"]["type"] == "Timeout"
+
+
+def test_with_an_engine_a_hung_call_is_ended_at_the_request_timeout_and_the_worker_serves_again(start_server):
+    """The hanging record's call runs past --request-timeout-s: its engine is ended and replaced, so
+    requests after the 504 are answered at once instead of queueing behind a call that sleeps 30 s."""
+    server = start_server("serve_backends:Sleepy", "--workers", "1", "--isolate-process", "--request-timeout-s", "2")
+    server.wait_status("/health/ready", 200)
+    start = time.monotonic()
+    status, body = post(server.port, {"sleep": 30}, 20)
+    assert status == 504 and body["error"]["type"] == "Timeout"
+    answers = [post(server.port, {"i": i}, 15) for i in range(5)]
+    took = time.monotonic() - start
+    assert answers == [(200, {"i": i}) for i in range(5)]
+    assert took < 20, f"{took:.1f}s: the worker waited for the hung call"
+    deadline = time.monotonic() + 10
+    while "ran past 2 s (--request-timeout-s); ending the backend process" not in server.output():
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.1)
+    assert server.stop() == 0

@@ -21,6 +21,11 @@ from packflow.cli._common import trusted_key_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="TCP port (0: pick a free one).")
 @click.option("--workers", default=1, show_default=True, type=int, help="Worker processes, each with its own backend.")
+@click.option(
+    "--isolate-process/--no-isolate-process", default=None,
+    help="Run each backend in a child process, so a record that kills it (os._exit, a segfault) fails alone "
+         "[default: on with --workers > 1].",
+)
 @config_option
 @strict_config_option
 @click.option("--max-body-bytes", default=16 * 1024 * 1024, show_default=True, type=int, help="Larger bodies get 413.")

@@ -13,7 +13,10 @@ Cost, for ``k`` bad records in a batch of ``n``:
 - when the failure's exception says a failed attempt is expensive (class attribute
   ``isolate_one_by_one = True``, as serve's ``BackendProcessDied``: each failed attempt restarts a
   process), the failing batch is retried one record at a time: ``n + 1`` calls but only ``k + 1``
-  failed ones, where bisection fails about ``k·log2(n/k) + 1`` times.
+  failed ones, where bisection fails about ``k·log2(n/k) + 1`` times;
+- when it says retrying cannot help (``isolate_no_retry = True``, as serve's ``BackendCallTimedOut``:
+  the call ran past the request timeout, so its requests were already answered), every record of
+  the failed call is dead-lettered with that failure, without further calls.
 
 The work list is explicit (no recursion), so even a batch where every record fails cannot hit
 Python's recursion limit.
@@ -60,11 +63,13 @@ class BatchFailedError(PackflowError):
 class _Failure:
     """Why a call failed, and (when the backend said so) which record of the call caused it."""
 
-    __slots__ = ("step", "error_type", "message", "index", "one_by_one")
+    __slots__ = ("step", "error_type", "message", "index", "one_by_one", "no_retry")
 
-    def __init__(self, step: str, error_type: str, message: str, index: int | None = None, one_by_one: bool = False) -> None:
+    def __init__(self, step: str, error_type: str, message: str, index: int | None = None, one_by_one: bool = False,
+                 no_retry: bool = False) -> None:
         self.step, self.error_type, self.message, self.index = step, error_type, message, index
         self.one_by_one = one_by_one  # a failed attempt is expensive: retry each record alone
+        self.no_retry = no_retry  # retrying is pointless (a timed-out call): each record of the call is dead
 
     def dead_letter(self, record: Any) -> DeadLetter:
         """The dead letter of a record that failed alone ("on record 0" would only confuse)."""
@@ -77,9 +82,11 @@ def _attempt(backend: Backend, records: list) -> tuple[list | None, _Failure | N
         outputs = backend(records)
     except InferenceBackendRuntimeError as exc:
         index = _valid_index(exc.record_index, len(records))
-        return None, _Failure(exc.step, error_type(exc), str(exc), index, _one_by_one(exc.__cause__))
+        cause = exc.__cause__
+        return None, _Failure(exc.step, error_type(exc), str(exc), index, _flag(cause, "one_by_one"), _flag(cause, "no_retry"))
     except Exception as exc:  # noqa: BLE001 - any backend failure is isolated, never fatal
-        return None, _Failure("execute", type(exc).__name__, f"{type(exc).__name__}: {exc}", one_by_one=_one_by_one(exc))
+        return None, _Failure("execute", type(exc).__name__, f"{type(exc).__name__}: {exc}",
+                              one_by_one=_flag(exc, "one_by_one"), no_retry=_flag(exc, "no_retry"))
     except BaseException as exc:  # noqa: BLE001 - SystemExit & co. from backend code: per-record errors
         if is_real_shutdown(exc):
             raise
@@ -94,9 +101,10 @@ def _attempt(backend: Backend, records: list) -> tuple[list | None, _Failure | N
     return outputs, None
 
 
-def _one_by_one(exc: BaseException | None) -> bool:
-    """Whether ``exc``'s class says each failed attempt is expensive (``isolate_one_by_one = True``)."""
-    return getattr(type(exc), "isolate_one_by_one", False) is True
+def _flag(exc: BaseException | None, name: str) -> bool:
+    """Whether ``exc``'s class sets ``isolate_<name> = True`` (``one_by_one``: each failed attempt is
+    expensive; ``no_retry``: retrying cannot help)."""
+    return getattr(type(exc), f"isolate_{name}", False) is True
 
 
 def _valid_index(index: object, size: int) -> int | None:
@@ -160,6 +168,13 @@ def call_isolated(
     todo = [(0, len(records), failure)]  # segments known to fail, with their failure
     while todo:
         lo, hi, why = todo.pop()
+        if why.no_retry and hi - lo > 1:
+            dead_part = records[lo:hi] if fresh is None else fresh(lo, hi)
+            results[lo:hi] = [why.dead_letter(record) for record in dead_part]
+            dead += hi - lo
+            if on_segment is not None:
+                on_segment(lo, hi, results[lo:hi])
+            continue
         if hi - lo == 1:
             results[lo] = why.dead_letter(records[lo] if fresh is None else fresh(lo, hi)[0])
             dead += 1

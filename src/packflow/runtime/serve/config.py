@@ -24,6 +24,9 @@ class ServeConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    #: Run each backend in an engine child process, so a record that kills its process costs one
+    #: request, not the worker (None: only with ``workers > 1``; see runtime/serve/engine.py).
+    isolate_process: bool | None = None
     backend_kwargs: dict[str, Any] = field(default_factory=dict)
     max_body_bytes: int = 16 * 1024 * 1024
     request_timeout_s: float = 60.0
@@ -81,6 +84,11 @@ class ServeConfig:
             raise ConfigurationError(
                 f"--config must be a JSON object of backend settings, got {type(self.backend_kwargs).__name__}."
             )
+
+    @property
+    def uses_engine(self) -> bool:
+        """Whether each backend runs in an engine child process (``isolate_process``, default: several workers)."""
+        return self.workers > 1 if self.isolate_process is None else self.isolate_process
 
     def to_json(self) -> str:
         """This configuration as JSON (for a worker process's environment)."""

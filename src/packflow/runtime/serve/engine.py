@@ -32,7 +32,7 @@ from packflow.loaders.target import Target
 from packflow.logger import get_logger
 from packflow.runtime.deadletter import error_type
 
-__all__ = ["BackendProcess", "BackendProcessDied"]
+__all__ = ["BackendCallTimedOut", "BackendProcess", "BackendProcessDied"]
 
 logger = get_logger("serve")
 _CONTEXT = multiprocessing.get_context("spawn")
@@ -43,6 +43,16 @@ class BackendProcessDied(PackflowError, RuntimeError):
 
     #: Each failed attempt restarts an engine: isolation retries the batch one record at a time.
     isolate_one_by_one = True
+
+
+class BackendCallTimedOut(PackflowError, TimeoutError):
+    """A call ran past the call timeout (``--request-timeout-s``): the engine was ended and replaced.
+
+    Every request of that call has already been answered 504, so its records are not retried.
+    """
+
+    #: Retrying would hang again and answer no one: isolation dead-letters the call's records as they are.
+    isolate_no_retry = True
 
 
 class _RemoteError(PackflowError, RuntimeError):
@@ -64,9 +74,13 @@ class BackendProcess:
     """A backend living in a child process: ``__call__``, ``ready()``, ``get_metrics()``, ``get_statistics()``."""
 
     def __init__(
-        self, target: Target, backend_kwargs: dict[str, Any], ready_sample: str | None = None, spare: bool = True
+        self, target: Target, backend_kwargs: dict[str, Any], ready_sample: str | None = None, spare: bool = True,
+        call_timeout_s: float | None = None,
     ) -> None:
+        """``call_timeout_s``: a call running longer ends the engine (a new one is started) and raises
+        :class:`BackendCallTimedOut`, so a hanging record frees the worker instead of blocking it."""
         self._spec = (target, backend_kwargs, ready_sample)
+        self._call_timeout = call_timeout_s
         self._keep_spare = spare  # False: restart synchronously each time (benchmarks' baseline)
         self._lock = threading.Lock()
         self._seq = 0
@@ -111,9 +125,12 @@ class BackendProcess:
     def __call__(self, records: list) -> Any:
         try:
             self._calls.send(records)
-            reply = self._calls.recv()
+            answered = self._call_timeout is None or self._calls.poll(self._call_timeout)
+            reply = self._calls.recv() if answered else None
         except (EOFError, OSError):
             raise self._died(len(records)) from None
+        if reply is None:
+            raise self._hung(len(records))
         kind = reply[0]
         if kind == "ok":
             self._times = reply[2]
@@ -132,17 +149,33 @@ class BackendProcess:
             return BackendProcessDied("the backend process was stopped because the server is shutting down")
         self._proc.join(5)
         code = self._proc.exitcode
-        self._stop()
-        self.restarts += 1
         logger.error("The backend process died (exit code %s) during a call of %d record(s); restarting it", code, size)
-        engine, self._spare = self._spare or self._launch(), None
-        if self._keep_spare:  # loads alongside the replacement: the next death need not wait a whole start
-            self._spare = self._launch()
-        self._proc, self._calls, self._control = self._loaded(engine)
+        self._replace()
         return BackendProcessDied(
             f"the backend process died (exit code {code}) while computing this record; it was restarted and the "
             "other records of its batch were retried"
         )
+
+    def _hung(self, size: int) -> BackendCallTimedOut:
+        timeout = self._call_timeout
+        if self._closed:
+            return BackendCallTimedOut("the backend process was stopped because the server is shutting down")
+        logger.error("A call of %d record(s) ran past %g s (--request-timeout-s); ending the backend process and "
+                     "starting a new one", size, timeout)
+        self._replace()
+        return BackendCallTimedOut(
+            f"the backend call ran past {timeout:g} s (--request-timeout-s; its requests were answered 504); the "
+            "backend process was ended and restarted, and these records were not retried"
+        )
+
+    def _replace(self) -> None:
+        """End the current engine and swap in the spare (or a new engine), launching the next spare."""
+        self._stop()
+        self.restarts += 1
+        engine, self._spare = self._spare or self._launch(), None
+        if self._keep_spare:  # loads alongside the replacement: the next death need not wait a whole start
+            self._spare = self._launch()
+        self._proc, self._calls, self._control = self._loaded(engine)
 
     def _ask(self, question: str, timeout: float) -> Any:
         """Ask the engine's control thread; ``TimeoutError`` when it does not answer in time."""
@@ -222,6 +255,9 @@ def _end(proc: Any, calls: Any, control: Any) -> None:
     proc.join(0.5)
     if proc.is_alive():
         proc.terminate()
+        proc.join(2)
+    if proc.is_alive():  # SIGTERM blocked or ignored by backend code
+        proc.kill()
         proc.join(2)
 
 

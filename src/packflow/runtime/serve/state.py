@@ -95,10 +95,11 @@ class BackendState:
 
     def _build_runner(self) -> Runner:
         config = self.config
-        if config.workers > 1:  # a record that kills the backend's process must not take the worker with it
+        if config.uses_engine:  # a record that kills the backend's process must not take the worker with it
             from packflow.runtime.serve.engine import BackendProcess
 
-            engine = self.engine = BackendProcess(self.target, config.backend_kwargs, config.ready_sample)
+            engine = self.engine = BackendProcess(self.target, config.backend_kwargs, config.ready_sample,
+                                                  call_timeout_s=config.request_timeout_s)
             return Runner(cast(Any, engine), max_batch_size=config.max_batch_size, max_wait_ms=config.max_wait_ms,
                       observer=self.observer)
         backend = self.target.load(**config.backend_kwargs)
