@@ -16,6 +16,28 @@ ck = pytest.importorskip("confluent_kafka", reason="needs the packflow[kafka] ex
 pytestmark = [pytest.mark.kafka]
 
 
+def test_a_kafka_source_is_unsettled_until_its_first_assignment(kafka):
+    """Joining can outlast the join wait (a dead member holds the group until its session ends):
+    the idle clock must not run before the group has handed this consumer its partitions."""
+    from packflow.runtime.stream.kafka import KafkaSource
+
+    topic = kafka.topic("in", 2)
+    settings = {"bootstrap.servers": kafka.bootstrap, "group.id": f"{kafka.prefix}-first", "enable.auto.commit": False,
+                "auto.offset.reset": "earliest", "session.timeout.ms": 3000, "heartbeat.interval.ms": 500}
+    source = KafkaSource(settings, topic)
+    source.join_timeout_s = 0.0  # give up waiting at once, as if the join outlasted the wait
+    source.open()
+    try:
+        deadline = time.monotonic() + 30
+        states = [source.settled()]
+        while not source.settled() and time.monotonic() < deadline:
+            source.read(10, 100)  # polls: the assignment arrives through the consumer
+            states.append(source.settled())
+        assert states[0] is False and states[-1] is True  # unsettled until assigned, then settled
+    finally:
+        source.close()
+
+
 def test_a_kafka_source_is_unsettled_from_revocation_to_assignment(kafka):
     from packflow.runtime.stream.kafka import KafkaSource
 

@@ -119,7 +119,7 @@ def test_kill_9_mid_batch_then_restart_loses_nothing(kafka, k, processes):
     time.sleep(0.02)  # inside the backend's 50 ms of the next batch
     first.send_signal(signal.SIGKILL)
     first.wait()
-    second = k.stream_cli(kafka, *args, "--exit-when-idle", "1.5", env=env)
+    second = k.stream_cli(kafka, *args, "--exit-when-idle", "1.5", "--log-level", "INFO", env=env)  # INFO: assignments
     processes.append(second)
     code, err = _finish(second)
     assert code == 0, err

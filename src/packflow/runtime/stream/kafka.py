@@ -375,12 +375,13 @@ class KafkaSource(Source):
             self._rebalancing = True
 
     def settled(self) -> bool:
-        """False from a revocation until the next assignment, and while a commit waits for the group.
+        """False until the group first hands this consumer its partitions (even after the join
+        warning), from a revocation until the next assignment, and while a commit waits for the group.
 
         Without this, ``--exit-when-idle`` shorter than a rebalance let every member of a group stop
         in the middle of one, leaving records nobody had read (the two-consumer test lost records so).
         """
-        return not (self._revoked or self._rebalancing)
+        return self._assigned_once and not (self._revoked or self._rebalancing)
 
     def group_metadata(self) -> Any:
         return self.consumer.consumer_group_metadata()
