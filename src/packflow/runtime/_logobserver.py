@@ -53,6 +53,9 @@ class LogObserver:
     def driver_dead_letters(self, runner: Runner, step: str, count: int) -> None:
         return None
 
+    def flush(self) -> None:
+        return None
+
     @contextlib.contextmanager
     def request(self, scope: dict, route: str, request_id: str) -> Iterator[Callable[[int], None]]:
         with log_context(request_id=request_id):

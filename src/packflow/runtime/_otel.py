@@ -85,12 +85,18 @@ class OtelObserver(LogObserver):
 
         provider = tracer_provider or trace.NoOpTracerProvider()
         self.tracer = provider.get_tracer("packflow", __version__)
+        self._providers = [p for p in (tracer_provider, meter_provider) if p is not None]
         self.metrics = None
         if meter_provider is not None:
             from packflow.runtime._otel_metrics import RunnerInstruments
 
             self.metrics = RunnerInstruments(meter_provider.get_meter("packflow", __version__))
         set_span_source(_current_ids)
+
+    def flush(self) -> None:
+        for provider in self._providers:
+            if hasattr(provider, "force_flush"):
+                provider.force_flush(5_000)
 
     # -- batches --------------------------------------------------------------------------------
 

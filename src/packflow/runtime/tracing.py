@@ -35,6 +35,7 @@ __all__ = [
     "TRACING_MODES",
     "Observer",
     "check_env",
+    "flush",
     "install",
     "install_from_env",
     "name_runner",
@@ -73,6 +74,15 @@ class Observer(Protocol):
 
     def driver_dead_letters(self, runner: Runner, step: str, count: int) -> None:
         """Records a driver dead-lettered itself (``Runner.record_dead_letter``)."""
+
+    def flush(self) -> None:
+        """Export what is buffered now (a Ray or Spark worker may be ended before its exporters' next round)."""
+
+
+def flush() -> None:
+    """Have the active observer (if any) export its buffered spans and metrics now."""
+    if OBSERVER is not None:
+        OBSERVER.flush()
 
 
 def name_runner(runner: Runner, name: str, version: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from packflow.runtime import tracing
 from packflow.runtime.integrations._metrics import part_from_snapshot
 from packflow.runtime.codec import DecodeError, dead_letter, decode_many, decode_record
 from packflow.runtime.integrations._records import JSON_COLUMN, results_to_table, table_to_records
@@ -30,6 +31,7 @@ class BackendWorker:
         on_error: Literal["isolate", "fail"],
         archive_copy: str | None = None,
     ) -> None:
+        tracing.install_from_env()  # `run --engine ... --tracing otlp`: the workers inherit $PACKFLOW_TRACING
         self.backend = load_spec(spec, archive_copy)
         self.runner = Runner(self.backend, max_batch_size=batch_size, max_wait_ms=0.0, on_error=on_error)
         self.schema = schema
@@ -68,7 +70,8 @@ class BackendWorker:
         return out
 
     def metrics_part(self) -> dict[str, Any]:
-        """This worker's cumulative metrics as an aggregatable part."""
+        """This worker's cumulative metrics as an aggregatable part (its spans exported first, when traced)."""
+        tracing.flush()
         return part_from_snapshot(self.runner.snapshot().to_dict(), self.worker_id, self.encode_dead)
 
 
