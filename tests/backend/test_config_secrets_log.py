@@ -7,6 +7,7 @@ import logging
 from pydantic import SecretStr
 
 from packflow import BackendConfig, InferenceBackend
+from packflow.logger import get_logger
 
 
 class _Config(BackendConfig):
@@ -23,11 +24,27 @@ class _Backend(InferenceBackend):
         return inputs
 
 
-def test_secret_looking_config_values_are_masked_in_the_debug_log(caplog):
-    with caplog.at_level(logging.DEBUG):
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_secret_looking_config_values_are_masked_in_the_debug_log():
+    logger = get_logger()  # its own handler: other tests may have set its level or stopped propagation
+    handler, level = _Lines(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
         _Backend(db_password="hunter2-pw", api_token="tok-123456", nested={"aws": {"secret_access_key": "AKIA-s3cr3t"}},
                  threshold=0.75)
-    lines = [r.getMessage() for r in caplog.records if "Backend configuration" in r.getMessage()]
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    lines = [line for line in handler.lines if "Backend configuration" in line]
     assert lines, "the resolved configuration is logged at DEBUG"
     text = "\n".join(lines)
     for secret in ("hunter2-pw", "tok-123456", "AKIA-s3cr3t"):
