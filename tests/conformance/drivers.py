@@ -290,8 +290,8 @@ class Serve1Column(ServeColumn):
     name = "serve-1"
     workers = 1
     xfail = {
-        "process_killing": "needs serve to isolate a killer with --workers 1 too: today the backend runs in the "
-                           "server process (an engine child only with --workers > 1), so os._exit ends the server",
+        "process_killing": "by default one worker runs the backend in the server process, so os._exit ends the "
+                           "server (--isolate-process, the serve-1-isolated column, isolates it)",
     }
 
 
