@@ -153,10 +153,8 @@ class _QualityCollector:
     def collect(self) -> Iterator[Any]:
         families: dict[str, Any] = {}
         for model in self.models:
-            backend = model._backend
-            quality = backend.get_data_quality() if hasattr(backend, "get_data_quality") else None
             common = dict(zip(vocab.COMMON_LABELS, model._values))
-            for family in quality_families(quality.model_dump() if quality is not None else None, common):
+            for family in quality_families(_dumped(model._backend), common):
                 merged = families.setdefault(family.metric.name, family)
                 if merged is not family:
                     merged.samples.extend(family.samples)
@@ -202,6 +200,7 @@ class _LiveQuality:
 
 
 def _dumped(backend: Any) -> dict[str, Any] | None:
+    """The backend's ``DataQuality.model_dump()`` (None: no backend yet, or no field configured)."""
     quality = backend.get_data_quality() if hasattr(backend, "get_data_quality") else None
     return quality.model_dump() if quality is not None else None
 
